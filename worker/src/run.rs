@@ -1,0 +1,311 @@
+//! One run of a thread: the script's own OS thread and the handle the
+//! worker's control loop keeps on it.
+//!
+//! The JS engine cannot be interrupted from outside, so each run gets an OS
+//! thread of its own: a script stuck in a loop holds up nothing but itself.
+//! The control loop and the script thread share a [`RunControl`]: the control
+//! loop asks the run to end (and says why) and moves its self-fencing
+//! deadline forward after each renewal; the script thread reads both before
+//! every `main()` call and in every API call.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use boa_engine::JsError;
+use tokio::sync::{mpsc, Notify};
+
+use crate::runtime::{self, Limits, ScriptHost, WorkerShared};
+
+/// Why a run was asked to end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StopReason {
+    /// Not asked to end.
+    None = 0,
+    /// `thread.Stop()` or an operator's stop or disable: finish, clean up.
+    Stop = 1,
+    /// `thread.Disable()`: finish, clean up, and disable the thread.
+    Disable = 2,
+    /// The source changed: clean up, then start again with the new source.
+    Restart = 3,
+    /// The worker is shutting down or draining: finish, clean up, release.
+    Shutdown = 4,
+    /// The lease is gone (taken over, fenced, record deleted): end at once;
+    /// no `cleanup()`, since another worker may already run the thread.
+    Lost = 5,
+}
+
+impl StopReason {
+    fn from_u8(v: u8) -> StopReason {
+        match v {
+            1 => StopReason::Stop,
+            2 => StopReason::Disable,
+            3 => StopReason::Restart,
+            4 => StopReason::Shutdown,
+            5 => StopReason::Lost,
+            _ => StopReason::None,
+        }
+    }
+}
+
+/// The process-wide base of the monotonic deadlines kept in atomics.
+fn base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+/// Nanoseconds of `t` since [`base`].
+fn mono_ns(t: Instant) -> u64 {
+    t.saturating_duration_since(base()).as_nanos() as u64
+}
+
+/// What the control loop and a script thread share about one run.
+///
+/// Every field is written by one side and read by the other without locks,
+/// except the wake-up pair, which only serves to cut a `hang` sleep short.
+pub struct RunControl {
+    /// The thread's name.
+    pub name: String,
+    /// The epoch of the claim this run belongs to.
+    pub epoch: u64,
+    /// Why the run should end; written by either side, first reason wins,
+    /// except that [`StopReason::Lost`] overrides any other.
+    reason: AtomicU8,
+    /// Monotonic deadline (ns since [`base`]) after which the lease may have
+    /// run out on the Redis side: past it the script must not act. Moved
+    /// forward by the control loop after each successful renewal.
+    fence_ns: AtomicU64,
+    /// Set while `cleanup()` runs, when API calls are allowed again after a
+    /// stop (but never after a loss).
+    in_cleanup: AtomicBool,
+    /// Wakes a script thread sleeping between two `main()` calls.
+    wake: (Mutex<()>, Condvar),
+    /// Wakes API calls waiting on Redis or HTTP when the run must end.
+    pub notify: Notify,
+}
+
+impl RunControl {
+    /// A new run whose lease is good until `fence_at`.
+    pub fn new(name: &str, epoch: u64, fence_at: Instant) -> RunControl {
+        RunControl {
+            name: name.to_string(),
+            epoch,
+            reason: AtomicU8::new(StopReason::None as u8),
+            fence_ns: AtomicU64::new(mono_ns(fence_at)),
+            in_cleanup: AtomicBool::new(false),
+            wake: (Mutex::new(()), Condvar::new()),
+            notify: Notify::new(),
+        }
+    }
+
+    /// Asks the run to end for `reason`.
+    pub fn stop(&self, reason: StopReason) {
+        let new = reason as u8;
+        let _ = self
+            .reason
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+                if cur == StopReason::None as u8 || reason == StopReason::Lost {
+                    Some(new)
+                } else {
+                    None
+                }
+            });
+        let _guard = self.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.wake.1.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    /// Why the run should end, if it should.
+    pub fn reason(&self) -> StopReason {
+        StopReason::from_u8(self.reason.load(Ordering::SeqCst))
+    }
+
+    /// Whether the run was asked to end.
+    pub fn stopped(&self) -> bool {
+        self.reason() != StopReason::None
+    }
+
+    /// Moves the self-fencing deadline to `at`.
+    pub fn extend(&self, at: Instant) {
+        self.fence_ns.fetch_max(mono_ns(at), Ordering::SeqCst);
+    }
+
+    /// The self-fencing deadline.
+    pub fn fence_at(&self) -> Instant {
+        base() + Duration::from_nanos(self.fence_ns.load(Ordering::SeqCst))
+    }
+
+    /// Whether the deadline has passed: the lease may be gone.
+    pub fn fenced(&self) -> bool {
+        mono_ns(Instant::now()) >= self.fence_ns.load(Ordering::SeqCst)
+    }
+
+    /// Whether the script may still act (call the API, run `main()`).
+    ///
+    /// Not after a loss or past the fence; not after a stop either, except
+    /// inside `cleanup()`.
+    pub fn may_act(&self) -> bool {
+        match self.reason() {
+            StopReason::Lost => false,
+            _ if self.fenced() => false,
+            StopReason::None => true,
+            _ => self.in_cleanup.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Why the script may not act, for the error it gets.
+    pub fn refusal(&self) -> String {
+        let why = match self.reason() {
+            StopReason::Lost => "its lease was lost to another worker",
+            _ if self.fenced() => "this worker could not renew its lease in time",
+            StopReason::Stop => "it was stopped",
+            StopReason::Disable => "it was disabled",
+            StopReason::Restart => "its source changed",
+            StopReason::Shutdown => "the worker is shutting down",
+            StopReason::None => "it is not running",
+        };
+        format!("thread `{}` can no longer act: {why}", self.name)
+    }
+
+    /// Sleeps up to `d`, or until the run is asked to end or fenced.
+    fn sleep(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut guard = self.wake.0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.stopped() {
+                return;
+            }
+            let now = Instant::now();
+            let end = until.min(self.fence_at());
+            if now >= end {
+                return;
+            }
+            guard = self
+                .wake
+                .1
+                .wait_timeout(guard, end - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// How a run ended, as the script thread reports it.
+#[derive(Debug)]
+pub enum Ending {
+    /// It ended for this reason (never `None`: a run that ends by itself,
+    /// having no `main()`, reports [`StopReason::Stop`]).
+    Stopped(StopReason),
+    /// An uncaught error: the thread is crashed and disabled.
+    Crashed(String),
+}
+
+/// What a script thread sends the control loop when its run is over.
+#[derive(Debug)]
+pub struct Finished {
+    /// The thread.
+    pub name: String,
+    /// The epoch of the run.
+    pub epoch: u64,
+    /// How it ended.
+    pub ending: Ending,
+}
+
+/// What a run needs to start.
+pub struct RunSpec {
+    /// The thread's name.
+    pub name: String,
+    /// The source to run.
+    pub source: String,
+    /// Pause between `main()` calls.
+    pub hang: Duration,
+    /// Engine budgets.
+    pub limits: Limits,
+}
+
+/// Stack of a script thread. The engine recurses on the native stack for some
+/// constructs, so this is sized for [`Limits::recursion`]; untouched stack
+/// pages cost no memory.
+const SCRIPT_STACK: usize = 64 * 1024 * 1024;
+
+/// Starts a run on its own OS thread; the end is sent on `done`.
+pub fn spawn(
+    spec: RunSpec,
+    control: Arc<RunControl>,
+    shared: Arc<WorkerShared>,
+    done: mpsc::UnboundedSender<Finished>,
+) -> std::io::Result<()> {
+    let name = spec.name.clone();
+    std::thread::Builder::new()
+        .name(format!("js:{}", spec.name))
+        .stack_size(SCRIPT_STACK)
+        .spawn(move || {
+            let epoch = control.epoch;
+            let ending = run(spec, &control, shared);
+            let _ = done.send(Finished {
+                name,
+                epoch,
+                ending,
+            });
+        })
+        .map(|_| ())
+}
+
+/// The whole lifecycle of one run, on the script thread.
+fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> Ending {
+    let host = ScriptHost::for_thread(shared, control.clone(), &spec.name);
+    let mut script = match runtime::Script::load(host, &spec.source, &spec.limits) {
+        Ok(s) => s,
+        Err(e) => return ending_for(control, "top-level code", e),
+    };
+
+    if let Some(init) = script.function("init") {
+        if let Err(e) = script.call(&init) {
+            return ending_for(control, "init()", e);
+        }
+    }
+
+    let main = script.function("main");
+    if let Some(main) = &main {
+        loop {
+            if !control.may_act() {
+                break;
+            }
+            if let Err(e) = script.call(main) {
+                return ending_for(control, "main()", e);
+            }
+            control.sleep(spec.hang);
+        }
+    }
+
+    let reason = match control.reason() {
+        // Ran its top-level code and init() and had no main(): done.
+        StopReason::None if main.is_none() => StopReason::Stop,
+        // The loop ended without a reason: the fence passed.
+        StopReason::None => StopReason::Lost,
+        r => r,
+    };
+    if reason != StopReason::Lost && !control.fenced() {
+        if let Some(cleanup) = script.function("cleanup") {
+            control.in_cleanup.store(true, Ordering::SeqCst);
+            if let Err(e) = script.call(&cleanup) {
+                tracing::warn!(thread = %spec.name, error = %e, "cleanup() failed");
+            }
+        }
+    }
+    Ending::Stopped(reason)
+}
+
+/// Turns an error out of the script into how the run ended: an error caused
+/// by the run being stopped is a stop, anything else a crash.
+fn ending_for(control: &RunControl, phase: &str, err: JsError) -> Ending {
+    if control.stopped() || control.fenced() {
+        let reason = match control.reason() {
+            StopReason::None => StopReason::Lost,
+            r => r,
+        };
+        return Ending::Stopped(reason);
+    }
+    Ending::Crashed(format!("{phase}: {}", runtime::describe_error(&err)))
+}

@@ -1,0 +1,333 @@
+//! The JavaScript side: one boa `Context` per run, with the script API.
+//!
+//! # Layout
+//!
+//! - this file: [`WorkerShared`] (what every script of a worker shares),
+//!   [`ScriptHost`] (what one run's bindings need), [`Script`] (a loaded
+//!   context and calls into it) and the helpers every binding uses.
+//! - [`console`], [`env`], [`worker_api`], [`thread_api`], [`redis_api`]: one
+//!   module per global object, each with a `register(ctx)` function. Adding
+//!   an API group is adding a module and one line in [`Script::load`].
+//! - [`convert`]: JS values to and from Redis values and display text.
+//!
+//! # How bindings reach their state
+//!
+//! The run's [`ScriptHost`] sits in the realm's host-defined slot;
+//! [`host`] fetches it. Native functions are plain function pointers, so no
+//! closure captures anything that the garbage collector would need to trace.
+//!
+//! # Containment
+//!
+//! Every API call first asks [`ScriptHost::guard`], which fails once the run
+//! was stopped, disabled, taken over or fenced. That failure is an engine
+//! error, which JavaScript's `try`/`catch` cannot intercept, so a script
+//! looping on API calls inside `try` still ends. A wait on Redis is cut short
+//! the same way (see [`ScriptHost::wait`]). A loop that makes no API call is
+//! bounded by the engine's loop iteration budget instead.
+
+pub mod console;
+pub mod convert;
+pub mod env;
+pub mod redis_api;
+pub mod thread_api;
+pub mod worker_api;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use boa_engine::error::PanicError;
+use boa_engine::object::builtins::JsFunction;
+use boa_engine::object::FunctionObjectBuilder;
+use boa_engine::property::Attribute;
+use boa_engine::{
+    Context, Finalize, JsData, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue,
+    NativeFunction, Source, Trace,
+};
+use redis::aio::MultiplexedConnection;
+use shared::config::RedisSettings;
+use shared::Keyspace;
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::run::RunControl;
+
+/// Engine budgets for one script.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most iterations of one loop.
+    pub loop_iterations: u64,
+    /// Deepest call nesting.
+    pub recursion: usize,
+}
+
+/// What every script of one worker shares. Lives as long as the worker.
+pub struct WorkerShared {
+    /// This worker's name.
+    pub name: String,
+    /// Its cluster's keys.
+    pub keys: Keyspace,
+    /// Set once the worker begins to shut down; `worker.ShuttingDown`.
+    pub shutting_down: AtomicBool,
+    /// `env.Set`/`env.Unset` overlay: `Some` value set, `None` unset. The
+    /// process environment itself is never changed, since changing it is not
+    /// safe while other threads read it.
+    pub env: RwLock<HashMap<String, Option<String>>>,
+    /// The worker's async runtime, on which script threads wait for I/O.
+    pub rt: tokio::runtime::Handle,
+    /// Where Redis is, for the connections scripts open.
+    pub redis: RedisSettings,
+    /// A connection for the API's own reads and writes (`thread.State()`, the
+    /// log streams), apart from the worker's control connection so scripts
+    /// never delay renewals. Opened on first use, reopened after a failure.
+    api: AsyncMutex<Option<MultiplexedConnection>>,
+}
+
+/// How long one API round trip to Redis may take.
+pub const API_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl WorkerShared {
+    /// State for the scripts of worker `name`.
+    pub fn new(
+        name: &str,
+        keys: Keyspace,
+        redis: RedisSettings,
+        rt: tokio::runtime::Handle,
+    ) -> WorkerShared {
+        WorkerShared {
+            name: name.to_string(),
+            keys,
+            shutting_down: AtomicBool::new(false),
+            env: RwLock::new(HashMap::new()),
+            rt,
+            redis,
+            api: AsyncMutex::new(None),
+        }
+    }
+
+    /// Whether the worker is shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// The shared API connection, opened when needed.
+    pub async fn api_conn(&self) -> Result<MultiplexedConnection, String> {
+        let mut slot = self.api.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let name = format!("hats-worker:{}:api", self.name);
+        let conn = shared::conn::connect(&self.redis, &name, Some(API_TIMEOUT))
+            .await
+            .map_err(|e| e.message)?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Forgets the shared API connection after a connection error.
+    pub async fn drop_api_conn(&self) {
+        *self.api.lock().await = None;
+    }
+}
+
+/// What one run's bindings need. Lives on the script thread.
+pub struct ScriptHost {
+    /// The worker's shared state.
+    pub shared: Arc<WorkerShared>,
+    /// The run's control block.
+    pub run: Arc<RunControl>,
+    /// The thread's name.
+    pub name: String,
+    /// `redis.Do`'s connection, private to this run so that a blocking
+    /// command or a connection-state command affects nobody else.
+    pub private_redis: RefCell<Option<MultiplexedConnection>>,
+}
+
+impl ScriptHost {
+    /// The host of a thread's run.
+    pub fn for_thread(
+        shared: Arc<WorkerShared>,
+        run: Arc<RunControl>,
+        name: &str,
+    ) -> Rc<ScriptHost> {
+        Rc::new(ScriptHost {
+            shared,
+            run,
+            name: name.to_string(),
+            private_redis: RefCell::new(None),
+        })
+    }
+
+    /// Fails with an uncatchable error once the run may no longer act.
+    pub fn guard(&self) -> JsResult<()> {
+        if self.run.may_act() {
+            Ok(())
+        } else {
+            Err(uncatchable(self.run.refusal()))
+        }
+    }
+
+    /// Runs `fut` on the worker's runtime and waits for it, but gives up with
+    /// an uncatchable error as soon as the run may no longer act (checked on
+    /// every stop request and at least every 100 ms).
+    pub fn wait<F: Future>(&self, fut: F) -> JsResult<F::Output> {
+        self.guard()?;
+        let run = self.run.clone();
+        let out = self.shared.rt.block_on(async move {
+            tokio::pin!(fut);
+            loop {
+                let notified = run.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if !run.may_act() {
+                    return None;
+                }
+                tokio::select! {
+                    out = &mut fut => return Some(out),
+                    _ = notified => {}
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        });
+        out.ok_or_else(|| uncatchable(self.run.refusal()))
+    }
+}
+
+/// The run's host in the realm's host-defined slot.
+#[derive(Trace, Finalize, JsData)]
+struct HostSlot {
+    #[unsafe_ignore_trace]
+    host: Rc<ScriptHost>,
+}
+
+/// The host of the run this context belongs to.
+pub fn host(ctx: &Context) -> JsResult<Rc<ScriptHost>> {
+    ctx.realm()
+        .host_defined()
+        .get::<HostSlot>()
+        .map(|slot| slot.host.clone())
+        .ok_or_else(|| {
+            JsNativeError::typ()
+                .with_message("the HATS API is not available here")
+                .into()
+        })
+}
+
+/// An error that JavaScript cannot catch; it ends the script.
+pub fn uncatchable(message: impl Into<String>) -> JsError {
+    JsError::from(PanicError::new(message.into()))
+}
+
+/// A `TypeError` naming the function that got bad arguments.
+pub fn type_error(function: &str, message: &str) -> JsError {
+    JsNativeError::typ()
+        .with_message(format!("{function}: {message}"))
+        .into()
+}
+
+/// Builds a function object from a native function pointer.
+pub fn function(
+    ctx: &mut Context,
+    name: &str,
+    length: usize,
+    f: fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>,
+) -> JsFunction {
+    FunctionObjectBuilder::new(ctx.realm(), NativeFunction::from_fn_ptr(f))
+        .name(JsString::from(name))
+        .length(length)
+        .build()
+}
+
+/// The attributes of the API's properties: visible, not writable.
+pub const READ_ONLY: Attribute = Attribute::ENUMERABLE.union(Attribute::CONFIGURABLE);
+
+/// Reads argument `i` as a string, or throws a `TypeError` naming `function`.
+pub fn string_arg(
+    function: &str,
+    args: &[JsValue],
+    i: usize,
+    ctx: &mut Context,
+) -> JsResult<String> {
+    match args.get(i) {
+        None => Err(type_error(
+            function,
+            &format!("argument {} is missing", i + 1),
+        )),
+        Some(v) if v.is_undefined() => Err(type_error(
+            function,
+            &format!("argument {} is missing", i + 1),
+        )),
+        Some(v) => Ok(v.to_string(ctx)?.to_std_string_lossy()),
+    }
+}
+
+/// A loaded script: its context with the API registered and the source
+/// evaluated.
+pub struct Script {
+    ctx: Context,
+}
+
+impl Script {
+    /// Builds a context for `host`, registers the API and evaluates `source`.
+    pub fn load(host: Rc<ScriptHost>, source: &str, limits: &Limits) -> JsResult<Script> {
+        let mut ctx = Context::default();
+        let rl = ctx.runtime_limits_mut();
+        rl.set_loop_iteration_limit(limits.loop_iterations);
+        rl.set_recursion_limit(limits.recursion);
+        rl.set_stack_size_limit(limits.recursion.saturating_mul(64).max(10 * 1024));
+        ctx.realm().host_defined_mut().insert(HostSlot { host });
+
+        console::register(&mut ctx)?;
+        env::register(&mut ctx)?;
+        worker_api::register(&mut ctx)?;
+        thread_api::register(&mut ctx)?;
+        redis_api::register(&mut ctx)?;
+
+        let mut script = Script { ctx };
+        script.ctx.eval(Source::from_bytes(source))?;
+        script.ctx.run_jobs()?;
+        Ok(script)
+    }
+
+    /// The global function `name`, if the script defines one.
+    pub fn function(&mut self, name: &str) -> Option<JsObject> {
+        let global = self.ctx.global_object();
+        let value = global.get(JsString::from(name), &mut self.ctx).ok()?;
+        value.as_callable()
+    }
+
+    /// Calls `f` with no arguments, then runs the promise jobs it queued.
+    pub fn call(&mut self, f: &JsObject) -> JsResult<JsValue> {
+        let out = f.call(&JsValue::undefined(), &[], &mut self.ctx)?;
+        self.ctx.run_jobs()?;
+        Ok(out)
+    }
+}
+
+/// The text recorded for an uncaught error: the message, with a hint when
+/// the error is an engine budget.
+pub fn describe_error(err: &JsError) -> String {
+    if let Some(engine) = err.as_engine() {
+        let text = engine.to_string();
+        if text.contains("iteration loops") {
+            return format!(
+                "{text} (a loop ran past the worker's --loop-limit; raise it if the loop is meant to)"
+            );
+        }
+        if text.contains("recursive calls") || text.contains("stack size") {
+            return format!(
+                "{text} (calls nested past the worker's --recursion-limit; raise it if that is meant to be)"
+            );
+        }
+        return text;
+    }
+    if let Some(value) = err.as_opaque() {
+        // A thrown Error object shows as `Error: message`; anything else as
+        // its display form.
+        return value.display().to_string();
+    }
+    err.to_string()
+}
