@@ -76,8 +76,11 @@ impl Health {
     pub async fn measure(self: Arc<Self>, interval: Duration) {
         let mut system = System::new();
         system.refresh_cpu_usage();
+        // CPU use is measured between two refreshes; the first reading comes
+        // a second after start so listings do not show zeros for a whole
+        // interval.
+        tokio::time::sleep(Duration::from_secs(1).min(interval)).await;
         let mut ticker = tokio::time::interval(interval);
-        ticker.tick().await;
         loop {
             ticker.tick().await;
             system.refresh_cpu_usage();
