@@ -222,6 +222,12 @@ impl Settings {
                 "--loop-limit and --recursion-limit must be above 0",
             ));
         }
+        if host {
+            return Err(Error::invalid(
+                "config.host",
+                "this worker cannot serve endpoints (host mode): remove --host, HATS_HOST or `host` from the settings file",
+            ));
+        }
         Ok(Settings {
             cluster,
             worker_name,

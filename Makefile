@@ -1,0 +1,46 @@
+# HATS: the two commands a new machine needs are `make run` and `make test`.
+# Everything else here is for development.
+
+CARGO ?= cargo
+BIN := target/debug
+
+.PHONY: all build run test lint fmt bench bench-cluster clean
+
+all: build
+
+## build: compile the worker, hatter and the tests' helpers
+build:
+	$(CARGO) build --workspace
+
+## run: build, make sure a Redis is reachable (a throwaway one if needed),
+## register examples/hello.js and run a worker in the foreground (Ctrl-C stops it)
+run: build
+	@scripts/ensure-redis-server.sh
+	@scripts/run.sh
+
+## test: the whole test suite, against redis-servers the tests start themselves
+test: build
+	@scripts/ensure-redis-server.sh
+	$(CARGO) test --workspace --no-fail-fast
+
+## lint: formatting and clippy, as CI's reviewers expect them
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: engine and script-API speed figures (not part of CI)
+bench:
+	@scripts/ensure-redis-server.sh
+	$(CARGO) run --release -p hats-bench --bin script-bench
+
+## bench-cluster: takeover times and bookkeeping cost of real workers (not part of CI)
+bench-cluster:
+	@scripts/ensure-redis-server.sh
+	$(CARGO) build --release --workspace
+	$(CARGO) run --release -p hats-bench --bin cluster-bench
+
+clean:
+	$(CARGO) clean
