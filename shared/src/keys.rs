@@ -56,6 +56,16 @@ impl Keyspace {
         format!("{}log:thread:{name}", self.prefix)
     }
 
+    /// HASH: one cron job's record.
+    pub fn job(&self, name: &str) -> String {
+        format!("{}job:{name}", self.prefix)
+    }
+
+    /// STREAM: a job's capped `console.*` log.
+    pub fn job_log(&self, name: &str) -> String {
+        format!("{}log:job:{name}", self.prefix)
+    }
+
     /// ZSET of enabled threads, scored by lease expiry in Redis-clock
     /// milliseconds. A score of 0 means nobody holds the thread: it may be
     /// claimed at once. A score in the past means the holder stopped renewing:

@@ -244,6 +244,7 @@ impl Cluster {
                     tracing::info!(worker = self.worker(), signal, "shutting down: finishing runs");
                     shutdown_at = Some(Instant::now());
                     self.shared.shutting_down.store(true, Ordering::SeqCst);
+                    self.shared.eligible.store(false, Ordering::SeqCst);
                     self.stop_all(StopReason::Shutdown);
                     // Tell the cluster at once that this worker takes no
                     // more work.
@@ -405,6 +406,7 @@ impl Cluster {
             Ok(r) => r,
             Err(e) => {
                 self.renewed = false;
+                self.shared.eligible.store(false, Ordering::SeqCst);
                 self.redis_failed("lease renewal", &e);
                 return;
             }
@@ -457,6 +459,9 @@ impl Cluster {
             }
         }
 
+        self.shared
+            .eligible
+            .store(self.eligible(), Ordering::SeqCst);
         if !renewal.index_ok {
             self.repair().await;
         }

@@ -254,7 +254,7 @@ pub fn spawn(
 
 /// The whole lifecycle of one run, on the script thread.
 fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> Ending {
-    let host = ScriptHost::for_thread(shared, control.clone(), &spec.name);
+    let host = ScriptHost::new(shared, control.clone(), runtime::Kind::Thread, &spec.name);
     let mut script = match runtime::Script::load(host, &spec.source, &spec.limits) {
         Ok(s) => s,
         Err(e) => return ending_for(control, "top-level code", e),

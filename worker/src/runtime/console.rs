@@ -10,7 +10,7 @@ use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsValue, NativeFunction};
 
-use super::{convert, host};
+use super::{convert, host, Kind};
 
 /// How many lines a thread's log stream keeps; older ones are dropped first.
 pub const LOG_STREAM_LENGTH: usize = 1000;
@@ -76,16 +76,32 @@ fn write(level: Level, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         .collect::<Vec<_>>()
         .join(" ");
     let worker = host.shared.name.as_str();
-    let thread = host.name.as_str();
-    match level {
-        Level::Debug => tracing::debug!(target: "script", worker, thread, "{line}"),
-        Level::Info => tracing::info!(target: "script", worker, thread, "{line}"),
-        Level::Warn => tracing::warn!(target: "script", worker, thread, "{line}"),
-        Level::Error => tracing::error!(target: "script", worker, thread, "{line}"),
+    let name = host.name.as_str();
+    match (level, host.kind) {
+        (Level::Debug, Kind::Thread) => {
+            tracing::debug!(target: "script", worker, thread = name, "{line}")
+        }
+        (Level::Info, Kind::Thread) => {
+            tracing::info!(target: "script", worker, thread = name, "{line}")
+        }
+        (Level::Warn, Kind::Thread) => {
+            tracing::warn!(target: "script", worker, thread = name, "{line}")
+        }
+        (Level::Error, Kind::Thread) => {
+            tracing::error!(target: "script", worker, thread = name, "{line}")
+        }
+        (Level::Debug, Kind::Job) => {
+            tracing::debug!(target: "script", worker, job = name, "{line}")
+        }
+        (Level::Info, Kind::Job) => tracing::info!(target: "script", worker, job = name, "{line}"),
+        (Level::Warn, Kind::Job) => tracing::warn!(target: "script", worker, job = name, "{line}"),
+        (Level::Error, Kind::Job) => {
+            tracing::error!(target: "script", worker, job = name, "{line}")
+        }
     }
 
     let shared = host.shared.clone();
-    let key = shared.keys.thread_log(thread);
+    let key = host.log_key();
     let word = level.word();
     shared.rt.spawn({
         let shared = shared.clone();

@@ -72,6 +72,11 @@ pub struct WorkerShared {
     pub keys: Keyspace,
     /// Set once the worker begins to shut down; `worker.ShuttingDown`.
     pub shutting_down: AtomicBool,
+    /// Whether this worker takes work now: healthy, enabled by the operator,
+    /// not shutting down, and its last renewal reached Redis. Written by the
+    /// control loop after every renewal; read by everything that takes
+    /// work (the cron scheduler too).
+    pub eligible: AtomicBool,
     /// `env.Set`/`env.Unset` overlay: `Some` value set, `None` unset. The
     /// process environment itself is never changed, since changing it is not
     /// safe while other threads read it.
@@ -101,6 +106,7 @@ impl WorkerShared {
             name: name.to_string(),
             keys,
             shutting_down: AtomicBool::new(false),
+            eligible: AtomicBool::new(false),
             env: RwLock::new(HashMap::new()),
             rt,
             redis,
@@ -133,13 +139,34 @@ impl WorkerShared {
     }
 }
 
+/// What kind of work a script is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A long-running thread.
+    Thread,
+    /// One run of a cron job.
+    Job,
+}
+
+impl Kind {
+    /// The word used in logs and error messages.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Thread => "thread",
+            Kind::Job => "job",
+        }
+    }
+}
+
 /// What one run's bindings need. Lives on the script thread.
 pub struct ScriptHost {
     /// The worker's shared state.
     pub shared: Arc<WorkerShared>,
     /// The run's control block.
     pub run: Arc<RunControl>,
-    /// The thread's name.
+    /// Thread or job.
+    pub kind: Kind,
+    /// The thread's or job's name.
     pub name: String,
     /// `redis.Do`'s connection, private to this run so that a blocking
     /// command or a connection-state command affects nobody else.
@@ -147,18 +174,36 @@ pub struct ScriptHost {
 }
 
 impl ScriptHost {
-    /// The host of a thread's run.
-    pub fn for_thread(
+    /// The host of a run of a thread or a job.
+    pub fn new(
         shared: Arc<WorkerShared>,
         run: Arc<RunControl>,
+        kind: Kind,
         name: &str,
     ) -> Rc<ScriptHost> {
         Rc::new(ScriptHost {
             shared,
             run,
+            kind,
             name: name.to_string(),
             private_redis: RefCell::new(None),
         })
+    }
+
+    /// The Redis key of this script's record (thread or job hash).
+    pub fn record_key(&self) -> String {
+        match self.kind {
+            Kind::Thread => self.shared.keys.thread(&self.name),
+            Kind::Job => self.shared.keys.job(&self.name),
+        }
+    }
+
+    /// The Redis key of this script's log stream.
+    pub fn log_key(&self) -> String {
+        match self.kind {
+            Kind::Thread => self.shared.keys.thread_log(&self.name),
+            Kind::Job => self.shared.keys.job_log(&self.name),
+        }
     }
 
     /// Fails with an uncatchable error once the run may no longer act.

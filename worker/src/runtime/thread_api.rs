@@ -1,5 +1,6 @@
 //! `thread.Key`, `thread.State()`, `thread.Status()`, `thread.Stopped`,
-//! `thread.Stop()`, `thread.Disable()`.
+//! `thread.Stop()`, `thread.Disable()`; for a job the same object is also
+//! `job`, and reads the job's record.
 //!
 //! `thread.Key` is the thread's name, the key it is registered under.
 //! `State()` and `Status()` read the record in Redis at each call;
@@ -12,7 +13,7 @@ use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsString, JsValue, NativeFunction};
 
-use super::{function, host, READ_ONLY};
+use super::{function, host, Kind, READ_ONLY};
 use crate::run::StopReason;
 
 /// Registers `thread`.
@@ -35,7 +36,11 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
             0,
         )
         .build();
-    ctx.register_global_property(js_string!("thread"), thread, Attribute::all())?;
+    ctx.register_global_property(js_string!("thread"), thread.clone(), Attribute::all())?;
+    if h.kind == Kind::Job {
+        // A job script may use either name for the same object.
+        ctx.register_global_property(js_string!("job"), thread, Attribute::all())?;
+    }
     Ok(())
 }
 
@@ -46,7 +51,8 @@ fn stopped(_: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
 
 fn field(ctx: &mut Context, field: &'static str) -> JsResult<JsValue> {
     let h = host(ctx)?;
-    let key = h.shared.keys.thread(&h.name);
+    let key = h.record_key();
+    let word = h.kind.word();
     let shared = h.shared.clone();
     let reply = h.wait(async move {
         let mut conn = shared.api_conn().await?;
@@ -69,7 +75,7 @@ fn field(ctx: &mut Context, field: &'static str) -> JsResult<JsValue> {
         Ok(Some(v)) => Ok(JsValue::from(JsString::from(v))),
         Ok(None) => Ok(JsValue::undefined()),
         Err(e) => Err(boa_engine::JsNativeError::error()
-            .with_message(format!("thread.{field}: {e}"))
+            .with_message(format!("{word}.{field}: {e}"))
             .into()),
     }
 }
