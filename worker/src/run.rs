@@ -268,14 +268,8 @@ fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> E
 
     let main = script.function("main");
     if let Some(main) = &main {
-        loop {
-            if !control.may_act() {
-                break;
-            }
-            if let Err(e) = script.call(main) {
-                return ending_for(control, "main()", e);
-            }
-            control.sleep(spec.hang);
+        if let Err(e) = main_loop(&mut script, main, control, spec.hang) {
+            return ending_for(control, "main()", e);
         }
     }
 
@@ -295,6 +289,27 @@ fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> E
         }
     }
     Ending::Stopped(reason)
+}
+
+/// Calls `main` every `hang` for as long as the run may act; the error of
+/// the call that threw, if one did.
+///
+/// This is the whole per-call cost the worker adds to a script's `main()`:
+/// one check of the run's flags and deadline, the call, the promise jobs, and
+/// the wait (which returns at once for a zero `hang`).
+pub fn main_loop(
+    script: &mut runtime::Script,
+    main: &boa_engine::JsObject,
+    control: &RunControl,
+    hang: Duration,
+) -> Result<(), JsError> {
+    while control.may_act() {
+        script.call(main)?;
+        if !hang.is_zero() {
+            control.sleep(hang);
+        }
+    }
+    Ok(())
 }
 
 /// Turns an error out of the script into how the run ended: an error caused

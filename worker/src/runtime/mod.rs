@@ -29,6 +29,7 @@ pub mod console;
 pub mod convert;
 pub mod env;
 pub mod redis_api;
+pub mod scope;
 pub mod thread_api;
 pub mod worker_api;
 
@@ -313,6 +314,9 @@ pub fn string_arg(
 /// evaluated.
 pub struct Script {
     ctx: Context,
+    /// Finds the lifecycle functions in the script's scope when the source
+    /// was evaluated as a function body (see [`scope`]).
+    lookup: Option<JsObject>,
 }
 
 impl Script {
@@ -331,14 +335,32 @@ impl Script {
         thread_api::register(&mut ctx)?;
         redis_api::register(&mut ctx)?;
 
-        let mut script = Script { ctx };
-        script.ctx.eval(Source::from_bytes(source))?;
-        script.ctx.run_jobs()?;
-        Ok(script)
+        // Parsed as the plain script it is first, so that syntax errors are
+        // reported exactly as for a script (see `scope`).
+        boa_engine::Script::parse(Source::from_bytes(source), None, &mut ctx)?;
+        let lookup = if scope::can_wrap(source) {
+            let lookup = ctx.eval(Source::from_bytes(&scope::wrap(source)))?;
+            lookup.as_callable()
+        } else {
+            ctx.eval(Source::from_bytes(source))?;
+            None
+        };
+        ctx.run_jobs()?;
+        Ok(Script { ctx, lookup })
     }
 
-    /// The global function `name`, if the script defines one.
+    /// The lifecycle function `name` (`init`, `main`, `cleanup`), if the
+    /// script defines one: in its own scope when it was wrapped, else on the
+    /// global object.
     pub fn function(&mut self, name: &str) -> Option<JsObject> {
+        if let Some(lookup) = &self.lookup {
+            let arg = JsValue::from(JsString::from(name));
+            if let Ok(v) = lookup.call(&JsValue::undefined(), &[arg], &mut self.ctx) {
+                if let Some(f) = v.as_callable() {
+                    return Some(f);
+                }
+            }
+        }
         let global = self.ctx.global_object();
         let value = global.get(JsString::from(name), &mut self.ctx).ok()?;
         value.as_callable()
