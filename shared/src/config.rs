@@ -240,6 +240,10 @@ pub struct WorkerFile {
     pub loop_limit: Option<u64>,
     /// `--recursion-limit`.
     pub recursion_limit: Option<usize>,
+    /// `--http-timeout`.
+    pub http_timeout: Option<FileDuration>,
+    /// `--http-max-body`.
+    pub http_max_body: Option<usize>,
 }
 
 /// hatter's `~/.hatter.toml`.

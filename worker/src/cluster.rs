@@ -152,12 +152,15 @@ impl Cluster {
         };
         let store = link.store().await?;
         store.join(&settings.worker_name).await?;
-        let shared = Arc::new(WorkerShared::new(
-            &settings.worker_name,
-            keys,
-            settings.redis.clone(),
-            tokio::runtime::Handle::current(),
-        ));
+        let shared = Arc::new(
+            WorkerShared::new(
+                &settings.worker_name,
+                keys,
+                settings.redis.clone(),
+                tokio::runtime::Handle::current(),
+            )
+            .with_http_limits(settings.http),
+        );
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Ok(Cluster {
             limits: Limits {

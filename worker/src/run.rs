@@ -194,8 +194,7 @@ impl RunControl {
 /// How a run ended, as the script thread reports it.
 #[derive(Debug)]
 pub enum Ending {
-    /// It ended for this reason (never `None`: a run that ends by itself,
-    /// having no `main()`, reports [`StopReason::Stop`]).
+    /// It ended for this reason (never `None`).
     Stopped(StopReason),
     /// An uncaught error: the thread is crashed and disabled.
     Crashed(String),
@@ -266,16 +265,23 @@ fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> E
         }
     }
 
-    let main = script.function("main");
-    if let Some(main) = &main {
-        if let Err(e) = main_loop(&mut script, main, control, spec.hang) {
-            return ending_for(control, "main()", e);
+    match script.function("main") {
+        Some(main) => {
+            if let Err(e) = main_loop(&mut script, &main, control, spec.hang) {
+                return ending_for(control, "main()", e);
+            }
+        }
+        // A thread without main() keeps its lease and stays running, idle,
+        // until it is stopped: its top-level code and init() ran once, and
+        // cleanup() runs when it ends, as for any other thread.
+        None => {
+            while control.may_act() {
+                control.sleep(Duration::from_secs(1));
+            }
         }
     }
 
     let reason = match control.reason() {
-        // Ran its top-level code and init() and had no main(): done.
-        StopReason::None if main.is_none() => StopReason::Stop,
         // The loop ended without a reason: the fence passed.
         StopReason::None => StopReason::Lost,
         r => r,

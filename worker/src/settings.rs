@@ -12,6 +12,8 @@ use shared::config::{self, RedisSettings, WorkerFile};
 use shared::model::{parse_duration, validate_name};
 use shared::Error;
 
+use crate::runtime::http_api::HttpLimits;
+
 /// The command line of `worker`.
 #[derive(Clone, Debug, Default, Parser)]
 #[command(
@@ -103,6 +105,14 @@ pub struct Args {
     #[arg(long, env = "HATS_RECURSION_LIMIT", value_name = "N")]
     pub recursion_limit: Option<usize>,
 
+    /// Time limit of one HTTP call from a script [default: 30s]
+    #[arg(long, env = "HATS_HTTP_TIMEOUT", value_name = "DURATION")]
+    pub http_timeout: Option<String>,
+
+    /// Most bytes of response body an HTTP call from a script reads [default: 10485760]
+    #[arg(long, env = "HATS_HTTP_MAX_BODY", value_name = "BYTES")]
+    pub http_max_body: Option<usize>,
+
     /// Read settings from this TOML or JSON file
     #[arg(long, env = "HATS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -137,6 +147,8 @@ pub struct Settings {
     pub loop_limit: u64,
     /// Call depth budget of a script.
     pub recursion_limit: usize,
+    /// Limits of scripts' HTTP calls.
+    pub http: HttpLimits,
 }
 
 /// Default per-loop iteration budget: a `while (true) {}` ends in seconds,
@@ -222,6 +234,24 @@ impl Settings {
                 "--loop-limit and --recursion-limit must be above 0",
             ));
         }
+        let mut http = HttpLimits::default();
+        match args.http_timeout {
+            Some(text) => http.timeout = parse_duration("--http-timeout", &text)?,
+            None => {
+                if let Some(d) = file.http_timeout {
+                    http.timeout = d.to_duration("http-timeout")?;
+                }
+            }
+        }
+        if let Some(n) = args.http_max_body.or(file.http_max_body) {
+            http.max_body = n;
+        }
+        if http.timeout.is_zero() || http.max_body == 0 {
+            return Err(Error::invalid(
+                "config.http",
+                "--http-timeout and --http-max-body must be above 0",
+            ));
+        }
         if host {
             return Err(Error::invalid(
                 "config.host",
@@ -242,6 +272,7 @@ impl Settings {
             health_port: args.health_port.or(file.health_port).unwrap_or(8787),
             loop_limit,
             recursion_limit,
+            http,
         })
     }
 }

@@ -10,7 +10,7 @@ use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsValue, NativeFunction};
 
-use super::{convert, host, Kind};
+use super::{convert, host, Kind, ScriptHost};
 
 /// How many lines a thread's log stream keeps; older ones are dropped first.
 pub const LOG_STREAM_LENGTH: usize = 1000;
@@ -28,11 +28,16 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     Ok(())
 }
 
+/// A log line's level.
 #[derive(Clone, Copy)]
-enum Level {
+pub enum Level {
+    /// `console.debug`.
     Debug,
+    /// `console.log` and `console.info`.
     Info,
+    /// `console.warn`, and errors the API reports without throwing.
     Warn,
+    /// `console.error`.
     Error,
 }
 
@@ -75,6 +80,13 @@ fn write(level: Level, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
         .map(|v| convert::display(v, ctx))
         .collect::<Vec<_>>()
         .join(" ");
+    write_line(&host, level, line);
+    Ok(JsValue::undefined())
+}
+
+/// Writes one line to the worker's log, tagged with the script, and appends
+/// it to the script's log stream without waiting.
+pub fn write_line(host: &ScriptHost, level: Level, line: String) {
     let worker = host.shared.name.as_str();
     let name = host.name.as_str();
     match (level, host.kind) {
@@ -136,5 +148,4 @@ fn write(level: Level, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue>
             }
         }
     });
-    Ok(JsValue::undefined())
 }

@@ -5,10 +5,11 @@
 //! - this file: [`WorkerShared`] (what every script of a worker shares),
 //!   [`ScriptHost`] (what one run's bindings need), [`Script`] (a loaded
 //!   context and calls into it) and the helpers every binding uses.
-//! - [`console`], [`env`], [`worker_api`], [`thread_api`], [`redis_api`]: one
-//!   module per global object, each with a `register(ctx)` function. Adding
+//! - [`console`], [`env`], [`worker_api`], [`thread_api`], [`redis_api`],
+//!   [`http_api`], [`sql_api`]: one module per global object, each with a `register(ctx)` function. Adding
 //!   an API group is adding a module and one line in [`Script::load`].
 //! - [`convert`]: JS values to and from Redis values and display text.
+//! - [`scope`]: how a source is evaluated so its top-level state is fast.
 //!
 //! # How bindings reach their state
 //!
@@ -28,8 +29,10 @@
 pub mod console;
 pub mod convert;
 pub mod env;
+pub mod http_api;
 pub mod redis_api;
 pub mod scope;
+pub mod sql_api;
 pub mod thread_api;
 pub mod worker_api;
 
@@ -86,6 +89,11 @@ pub struct WorkerShared {
     pub rt: tokio::runtime::Handle,
     /// Where Redis is, for the connections scripts open.
     pub redis: RedisSettings,
+    /// Time-out and body cap of scripts' HTTP calls.
+    pub http_limits: http_api::HttpLimits,
+    /// The HTTP client every script of this worker shares (a connection
+    /// pool), built on first use.
+    http: std::sync::OnceLock<reqwest::Client>,
     /// A connection for the API's own reads and writes (`thread.State()`, the
     /// log streams), apart from the worker's control connection so scripts
     /// never delay renewals. Opened on first use, reopened after a failure.
@@ -111,8 +119,21 @@ impl WorkerShared {
             env: RwLock::new(HashMap::new()),
             rt,
             redis,
+            http_limits: http_api::HttpLimits::default(),
+            http: std::sync::OnceLock::new(),
             api: AsyncMutex::new(None),
         }
+    }
+
+    /// The same, with these limits for scripts' HTTP calls.
+    pub fn with_http_limits(mut self, limits: http_api::HttpLimits) -> WorkerShared {
+        self.http_limits = limits;
+        self
+    }
+
+    /// The shared HTTP client.
+    pub fn http_client(&self) -> reqwest::Client {
+        self.http.get_or_init(|| http_api::client(&self.http_limits)).clone()
     }
 
     /// Whether the worker is shutting down.
@@ -334,6 +355,8 @@ impl Script {
         worker_api::register(&mut ctx)?;
         thread_api::register(&mut ctx)?;
         redis_api::register(&mut ctx)?;
+        http_api::register(&mut ctx)?;
+        sql_api::register(&mut ctx)?;
 
         // Parsed as the plain script it is first, so that syntax errors are
         // reported exactly as for a script (see `scope`).
