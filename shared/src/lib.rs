@@ -28,6 +28,7 @@
 
 pub mod config;
 pub mod conn;
+pub mod cron;
 pub mod error;
 pub mod keys;
 pub mod model;
