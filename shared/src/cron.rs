@@ -47,8 +47,8 @@
 use std::str::FromStr;
 
 use chrono::{
-    DateTime, Datelike, Duration as ChronoDuration, LocalResult, NaiveDateTime, Offset, TimeZone,
-    Timelike, Utc,
+    DateTime, Duration as ChronoDuration, LocalResult, NaiveDateTime, Offset, TimeZone, Timelike,
+    Utc,
 };
 use chrono_tz::Tz;
 
@@ -696,7 +696,7 @@ fn value(text: &str, def: &FieldDef, item: &str) -> std::result::Result<u32, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Weekday;
+    use chrono::{Datelike, Weekday};
 
     /// Unix ms of a UTC date-time.
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {

@@ -56,7 +56,9 @@ impl Keyspace {
         format!("{}log:thread:{name}", self.prefix)
     }
 
-    /// HASH: one cron job's record.
+    /// HASH: one cron job's record (see [`crate::jobs::Job`]), which also
+    /// holds its claim state: the last tick handled and the marker of the run
+    /// in progress. Claims write these fields and never a key per tick.
     pub fn job(&self, name: &str) -> String {
         format!("{}job:{name}", self.prefix)
     }
@@ -64,6 +66,25 @@ impl Keyspace {
     /// STREAM: a job's capped `console.*` log.
     pub fn job_log(&self, name: &str) -> String {
         format!("{}log:job:{name}", self.prefix)
+    }
+
+    /// SET of the names of every registered cron job.
+    pub fn jobs(&self) -> String {
+        format!("{}jobs", self.prefix)
+    }
+
+    /// LIST: a job's run history, newest first, one JSON object per entry,
+    /// capped (see [`crate::jobs::HISTORY_LENGTH`]).
+    pub fn job_history(&self, name: &str) -> String {
+        format!("{}job-history:{name}", self.prefix)
+    }
+
+    /// STRING: a counter raised by every change to a job's definition or
+    /// status and by every `hatter jobs run`. Schedulers poll it and reload
+    /// the job definitions only when it moved, so a quiet cluster costs one
+    /// read per worker per poll, whatever the number of jobs.
+    pub fn jobs_generation(&self) -> String {
+        format!("{}jobs-generation", self.prefix)
     }
 
     /// ZSET of enabled threads, scored by lease expiry in Redis-clock
@@ -147,6 +168,11 @@ mod tests {
             ks.eligible(),
             ks.worker("w1"),
             ks.worker_names(),
+            ks.job("tick"),
+            ks.job_log("tick"),
+            ks.jobs(),
+            ks.job_history("tick"),
+            ks.jobs_generation(),
         ];
         for key in keys {
             assert!(key.starts_with("hats:{prod}:"), "{key}");

@@ -8,8 +8,12 @@
 //! - [`config`]: Redis settings and the settings files of both commands.
 //! - [`conn`]: opening named Redis connections with time-outs.
 //! - [`scripts`]: the Lua scripts (in `shared/lua/`) that change cluster
-//!   state atomically: register, admin, claim, renew, release, repair.
+//!   state atomically: register, admin, claim, renew, release, repair, and
+//!   the `job_*` scripts of cron jobs.
 //! - [`store`]: typed operations on a cluster's state, built on the above.
+//! - [`cron`]: cron specs, time zones and fire times of jobs.
+//! - [`jobs`]: the cron job record, its history, and the job operations of
+//!   [`store::Store`] (add, list, claim a tick, renew, finish).
 //!
 //! # The lease protocol in one page
 //!
@@ -30,6 +34,7 @@ pub mod config;
 pub mod conn;
 pub mod cron;
 pub mod error;
+pub mod jobs;
 pub mod keys;
 pub mod model;
 pub mod scripts;

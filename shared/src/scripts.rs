@@ -31,3 +31,23 @@ pub static RELEASE: LazyLock<Script> =
 /// Rebuilds the thread index from the records.
 pub static REPAIR: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../lua/repair.lua")));
+
+/// Creates or updates a cron job.
+pub static JOB_ADD: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/job_add.lua")));
+
+/// An operator's disable, enable, rm or run request of a job.
+pub static JOB_ADMIN: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/job_admin.lua")));
+
+/// Takes one tick (or run request) of a job for one worker.
+pub static JOB_CLAIM: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/job_claim.lua")));
+
+/// Records the end of a job run, fenced by its claim.
+pub static JOB_FINISH: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/job_finish.lua")));
+
+/// Extends the run markers of one worker's job runs.
+pub static JOB_RENEW: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../lua/job_renew.lua")));
