@@ -188,6 +188,12 @@ impl Cluster {
         &self.settings.worker_name
     }
 
+    /// What this worker's scripts share: the other duties that run scripts
+    /// (the cron scheduler) read its flags and hand it to their runs.
+    pub fn shared(&self) -> Arc<WorkerShared> {
+        self.shared.clone()
+    }
+
     /// Registers the `--scripts` files as threads.
     pub async fn register_scripts(
         &mut self,
@@ -303,16 +309,23 @@ impl Cluster {
         self.flush_pending().await;
 
         // A run past its deadline may have lost its lease on the Redis side
-        // already: it ends now, whatever the next renewal says.
+        // already: it ends now, whatever the next renewal says. One line for
+        // all of them: an outage fences every run at about the same time.
+        let mut fenced = Vec::new();
         for local in self.runs.values() {
             if local.control.fenced() && local.control.reason() != StopReason::Lost {
-                tracing::warn!(
-                    worker = %self.shared.name,
-                    thread = %local.control.name,
-                    "lease could not be renewed in time; stopping the thread here"
-                );
                 local.control.stop(StopReason::Lost);
+                fenced.push(local.control.name.clone());
             }
+        }
+        if !fenced.is_empty() {
+            fenced.sort();
+            tracing::warn!(
+                worker = %self.shared.name,
+                count = fenced.len(),
+                threads = %fenced.join(","),
+                "leases could not be renewed in time; stopped those threads here"
+            );
         }
 
         self.renew().await;
