@@ -9,14 +9,19 @@
 //!   [`run::RunControl`] the control loop steers it with.
 //! - [`runtime`]: the boa context of a run and the script API bindings.
 //! - [`health`]: CPU and memory gating, `/health` and `/metrics`.
+//! - [`scheduler`]: the cron scheduler: takes the ticks of the cluster's jobs
+//!   while the worker is eligible, one claim per tick across the cluster.
+//! - [`job_run`]: one run of a job on its own OS thread (`job.Tick`).
 //!
 //! `main.rs` only parses the command line, sets up logging and calls
 //! [`start`].
 
 pub mod cluster;
 pub mod health;
+pub mod job_run;
 pub mod run;
 pub mod runtime;
+pub mod scheduler;
 pub mod settings;
 
 use std::path::PathBuf;
@@ -27,6 +32,7 @@ use shared::{Error, ErrorKind};
 
 use crate::cluster::Cluster;
 use crate::health::Health;
+use crate::scheduler::Scheduler;
 use crate::settings::Settings;
 
 /// Reads the `--scripts` files: `(name, path, source)` each. Fails on the
@@ -81,10 +87,25 @@ pub async fn start(settings: Settings) -> Result<(), Error> {
         });
     }
 
+    // The cron scheduler runs beside the control loop and reads its flags:
+    // it takes ticks only while the worker is eligible, stops taking them
+    // when the shutdown starts, and ends once its job runs have finished.
+    let limits = runtime::Limits {
+        loop_iterations: settings.loop_limit,
+        recursion: settings.recursion_limit,
+    };
+    let scheduler = tokio::spawn(Scheduler::new(cluster.shared(), limits).run());
+
     let run_now = if settings.run_now {
         scripts.iter().map(|(n, _, _)| n.clone()).collect()
     } else {
         Vec::new()
     };
-    cluster.run(run_now).await
+    let result = cluster.run(run_now).await;
+    if result.is_ok() {
+        let _ = scheduler.await;
+    } else {
+        scheduler.abort();
+    }
+    result
 }
