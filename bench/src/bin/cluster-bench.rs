@@ -61,7 +61,7 @@ struct Bench {
 
 /// A throwaway directory, removed on drop.
 mod tempdir {
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     pub struct Dir(PathBuf);
 
