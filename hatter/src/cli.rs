@@ -16,7 +16,9 @@ use crate::output::Format;
         Connection settings come from flags, then HATS_* variables, then ~/.hatter.toml \
         (keys redis-address, redis-url, redis-password, cluster).",
     after_help = "Examples:\n  hatter threads add examples/hello.js\n  hatter threads list\n  \
-        hatter threads logs hello -n 20\n  hatter --cluster prod workers list --output json"
+        hatter threads logs hello -n 20\n  \
+        hatter jobs add examples/every-second.js --cron '* * * * * *'\n  \
+        hatter --cluster prod workers list --output json"
 )]
 pub struct Cli {
     /// Connection and output settings.
@@ -73,6 +75,9 @@ pub enum Command {
     /// Long-running scripts, each run by one worker at a time
     #[command(subcommand, visible_alias = "thread")]
     Threads(ThreadCommand),
+    /// Cron jobs: scripts run once per tick, each tick by one worker
+    #[command(subcommand, visible_alias = "job")]
+    Jobs(JobCommand),
     /// The workers of the cluster
     #[command(subcommand, visible_alias = "worker")]
     Workers(WorkerCommand),
@@ -149,6 +154,101 @@ pub enum ThreadCommand {
     /// Follow the thread's log until interrupted
     Tail {
         /// Thread name
+        name: String,
+        /// Lines of history to print first
+        #[arg(short = 'n', long, default_value_t = 10)]
+        lines: usize,
+    },
+}
+
+/// `hatter jobs ...`.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Register a script file as a cron job, or update the job of that name
+    #[command(
+        long_about = "Register a script file as a cron job, or update the job of that name.\n\n\
+            At each tick of the schedule exactly one worker of the cluster evaluates the \
+            whole source in a fresh context. A schedule is six fields with seconds first \
+            (second minute hour day-of-month month day-of-week), five crontab fields \
+            (minute first, at second 0), @yearly/@annually/@monthly/@weekly/@daily/\
+            @midnight/@hourly, or @every DURATION. Days of the week are 0-7 (0 and 7 are \
+            Sunday) or SUN..SAT. Adding the same name again replaces the schedule from the \
+            next tick.",
+        after_help = "Examples:\n  hatter jobs add examples/every-second.js --cron '* * * * * *'\n  \
+            hatter jobs add report.js --cron '0 30 9 * * MON-FRI' --tz Europe/Berlin\n  \
+            hatter jobs add cleanup.js --cron @daily --name nightly-cleanup"
+    )]
+    Add {
+        /// The script file
+        file: PathBuf,
+        /// The schedule, such as '*/10 * * * * *', '0 9 * * 1-5' or @hourly
+        #[arg(long, value_name = "SPEC")]
+        cron: String,
+        /// Job name [default: the file name without extension]
+        #[arg(long)]
+        name: Option<String>,
+        /// IANA time zone the schedule is read in, such as Europe/Berlin [default: UTC]
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
+        /// Register it disabled: it does not fire until enabled
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List the jobs: status, state, last run and its outcome, next run
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one job with its history and its next five fire times
+    Show {
+        /// Job name
+        name: String,
+        /// History entries to print
+        #[arg(short = 'n', long, default_value_t = 10)]
+        history: usize,
+        /// Also print its source
+        #[arg(long)]
+        source: bool,
+    },
+    /// Run the job once, now, on one worker, and wait for its outcome
+    #[command(
+        long_about = "Run the job once, now, on one worker, and wait for its outcome.\n\n\
+            The run goes through the same claim as a tick: it is skipped (and recorded so) \
+            when a run of the job is still going, and a tick due at the same moment is not \
+            run a second time. A disabled job can be run this way too."
+    )]
+    Run {
+        /// Job name
+        name: String,
+        /// Return once a worker has taken the run, without waiting for its end
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Stop the job's ticks until it is enabled (a run in progress finishes)
+    Disable {
+        /// Job name
+        name: String,
+    },
+    /// Let a disabled job fire again, from its next tick
+    Enable {
+        /// Job name
+        name: String,
+    },
+    /// Remove the job, its history and its log
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Job name
+        name: String,
+    },
+    /// Print the job's recent log lines
+    Logs {
+        /// Job name
+        name: String,
+        /// How many lines
+        #[arg(short = 'n', long, default_value_t = 100)]
+        lines: usize,
+    },
+    /// Follow the job's log until interrupted
+    Tail {
+        /// Job name
         name: String,
         /// Lines of history to print first
         #[arg(short = 'n', long, default_value_t = 10)]

@@ -1,4 +1,5 @@
-//! `hatter threads logs` and `tail`: the thread's capped log stream.
+//! `hatter threads logs` and `tail`, `hatter jobs logs` and `tail`: the
+//! capped log stream of a thread or a job.
 
 use std::collections::HashMap;
 
@@ -50,31 +51,78 @@ fn print_line(format: Format, l: &Line) -> CliResult<()> {
     Ok(())
 }
 
-async fn check_exists(ctx: &Context, name: &str) -> CliResult<()> {
+/// Whose log to read: a thread's or a job's.
+pub struct LogSource {
+    /// `thread` or `job`, for messages.
+    kind: &'static str,
+    /// The thread's or job's name.
+    name: String,
+    /// Its record, which must exist.
+    record_key: String,
+    /// Its log stream.
+    log_key: String,
+    /// The operation names errors carry.
+    ops: (&'static str, &'static str),
+}
+
+impl LogSource {
+    /// The log of thread `name`.
+    pub fn thread(ctx: &Context, name: &str) -> LogSource {
+        let keys = ctx.store.keys();
+        LogSource {
+            kind: "thread",
+            name: name.to_string(),
+            record_key: keys.thread(name),
+            log_key: keys.thread_log(name),
+            ops: ("thread.logs", "thread.tail"),
+        }
+    }
+
+    /// The log of job `name`.
+    pub fn job(ctx: &Context, name: &str) -> LogSource {
+        let keys = ctx.store.keys();
+        LogSource {
+            kind: "job",
+            name: name.to_string(),
+            record_key: keys.job(name),
+            log_key: keys.job_log(name),
+            ops: ("job.logs", "job.tail"),
+        }
+    }
+}
+
+async fn check_exists(ctx: &Context, src: &LogSource) -> CliResult<()> {
     let exists: bool = ctx
         .store
         .connection()
-        .exists(ctx.store.keys().thread(name))
+        .exists(&src.record_key)
         .await
-        .map_err(|e| CliError::from(shared::Error::redis("thread.logs", e)))?;
+        .map_err(|e| CliError::from(shared::Error::redis(src.ops.0, e)))?;
     if !exists {
         return Err(CliError::NotFound {
-            message: format!("no thread `{name}` in cluster `{}`", ctx.cluster()),
-            hint: Some("list the threads with: hatter threads list".into()),
+            message: format!(
+                "no {} `{}` in cluster `{}`",
+                src.kind,
+                src.name,
+                ctx.cluster()
+            ),
+            hint: Some(format!(
+                "list the {}s with: hatter {}s list",
+                src.kind, src.kind
+            )),
         });
     }
     Ok(())
 }
 
 /// The last `n` lines, oldest first.
-async fn last(ctx: &Context, name: &str, n: usize) -> CliResult<Vec<Line>> {
-    let key = ctx.store.keys().thread_log(name);
+async fn last(ctx: &Context, src: &LogSource, n: usize) -> CliResult<Vec<Line>> {
     let reply: StreamRangeReply = ctx
         .store
         .connection()
-        .xrevrange_count(&key, "+", "-", n)
+        .xrevrange_count(&src.log_key, "+", "-", n)
         .await
-        .map_err(|e| CliError::from(shared::Error::redis("thread.logs", e)))?;
+        .map_err(|e| CliError::from(shared::Error::redis(src.ops.0, e)))?;
     let mut lines: Vec<Line> = reply
         .ids
         .into_iter()
@@ -84,15 +132,22 @@ async fn last(ctx: &Context, name: &str, n: usize) -> CliResult<Vec<Line>> {
     Ok(lines)
 }
 
-/// Prints the last `n` lines.
+/// Prints the last `n` lines of thread `name`.
 pub async fn print(ctx: &Context, name: &str, n: usize) -> CliResult<()> {
-    check_exists(ctx, name).await?;
-    let lines = last(ctx, name, n).await?;
+    print_source(ctx, &LogSource::thread(ctx, name), n).await
+}
+
+/// Prints the last `n` lines of a thread's or job's log.
+pub async fn print_source(ctx: &Context, src: &LogSource, n: usize) -> CliResult<()> {
+    check_exists(ctx, src).await?;
+    let lines = last(ctx, src, n).await?;
     if ctx.format == Format::Json {
         return output::json(&lines);
     }
     if lines.is_empty() {
-        println!("Thread `{name}` has logged nothing yet.");
+        let mut kind = src.kind.to_string();
+        kind[..1].make_ascii_uppercase();
+        println!("{kind} `{}` has logged nothing yet.", src.name);
     }
     for l in &lines {
         print_line(ctx.format, l)?;
@@ -100,12 +155,17 @@ pub async fn print(ctx: &Context, name: &str, n: usize) -> CliResult<()> {
     Ok(())
 }
 
-/// Prints the last `n` lines, then new ones as they come, until Ctrl-C.
+/// Follows thread `name`'s log; see [`follow_source`].
 pub async fn follow(ctx: &Context, name: &str, n: usize) -> CliResult<()> {
-    check_exists(ctx, name).await?;
-    let key = ctx.store.keys().thread_log(name);
+    follow_source(ctx, &LogSource::thread(ctx, name), n).await
+}
+
+/// Prints the last `n` lines, then new ones as they come, until Ctrl-C.
+pub async fn follow_source(ctx: &Context, src: &LogSource, n: usize) -> CliResult<()> {
+    check_exists(ctx, src).await?;
+    let key = src.log_key.clone();
     let mut last_id = "$".to_string();
-    for l in last(ctx, name, n).await? {
+    for l in last(ctx, src, n).await? {
         print_line(ctx.format, &l)?;
         last_id = l.id;
     }
@@ -119,7 +179,7 @@ pub async fn follow(ctx: &Context, name: &str, n: usize) -> CliResult<()> {
         let read = conn.xread_options::<_, _, Option<StreamReadReply>>(&keys, &ids, &opts);
         let reply = tokio::select! {
             _ = &mut stop => return Ok(()),
-            r = read => r.map_err(|e| CliError::from(shared::Error::redis("thread.tail", e)))?,
+            r = read => r.map_err(|e| CliError::from(shared::Error::redis(src.ops.1, e)))?,
         };
         for stream in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in stream.ids {

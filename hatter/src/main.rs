@@ -4,7 +4,8 @@
 //!
 //! - `cli`: the command line (clap).
 //! - `context`: settings and the Redis connection every command uses.
-//! - `threads`, `workers`, `logs`, `purge`: one module per command group.
+//! - `threads`, `jobs`, `workers`, `logs`, `purge`: one module per command
+//!   group.
 //! - `output`: tables, JSON and formatting of times.
 //! - `error`: the one error type, its rendering and exit codes (0 done,
 //!   1 failed, 2 bad usage, 3 not found).
@@ -12,6 +13,7 @@
 mod cli;
 mod context;
 mod error;
+mod jobs;
 mod logs;
 mod output;
 mod purge;
@@ -45,6 +47,7 @@ async fn run(cli: Cli) -> CliResult<()> {
     let ctx = context::Context::new(&cli.global).await?;
     match cli.command {
         Command::Threads(cmd) => threads::run(&ctx, cmd).await,
+        Command::Jobs(cmd) => jobs::run(&ctx, cmd).await,
         Command::Workers(cmd) => workers::run(&ctx, cmd).await,
         Command::Purge { yes } => purge::run(&ctx, yes).await,
     }
