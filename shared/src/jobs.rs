@@ -549,6 +549,9 @@ impl Store {
             .query_async(&mut conn)
             .await
             .map_err(op_error("job.specs"))?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for name in &names {
             pipe.cmd("HMGET").arg(k.job(name)).arg(&[
