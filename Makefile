@@ -4,7 +4,7 @@
 CARGO ?= cargo
 BIN := target/debug
 
-.PHONY: all build run test lint fmt bench bench-cluster clean
+.PHONY: all build run test lint fmt bench bench-cluster bench-cron clean
 
 all: build
 
@@ -41,6 +41,14 @@ bench-cluster:
 	@scripts/ensure-redis-server.sh
 	$(CARGO) build --release --workspace
 	$(CARGO) run --release -p hats-bench --bin cluster-bench
+
+## bench-cron: tick start lateness (p50/p99) and duplicate/missed ticks of an
+## every-second job on 3 real workers, over HATS_BENCH_TICKS ticks (default 300;
+## not part of CI)
+bench-cron:
+	@scripts/ensure-redis-server.sh
+	$(CARGO) build --release --workspace
+	$(CARGO) test --release -p hats-tests --test jobs -- --ignored --nocapture bench_cron
 
 clean:
 	$(CARGO) clean
