@@ -14,10 +14,12 @@
 -- something, 2 when the thread already was that way (stop of a thread nobody
 -- runs, disable of a disabled one, enable of an enabled one).
 --
--- Note: stop and disable drop the holder's owners entry and mark the thread
--- stopped at once. The holder learns it at its next renewal and ends the run;
--- its own write of the end is fenced by epoch, so it cannot undo a claim that
--- another worker made meanwhile.
+-- Note: stop marks the holder's owners entry ("... stop"); the holder learns
+-- it at its next renewal, ends the run, runs cleanup() and releases the
+-- thread, which only then becomes claimable (or when the lease runs out, if
+-- the holder died). Disable drops the entry and the lease at once: a disabled
+-- thread cannot be claimed, so nobody can start it meanwhile. The holder's
+-- own write of the end is fenced by epoch either way.
 
 local name = ARGV[1]
 local op = ARGV[2]
@@ -37,15 +39,24 @@ if op == 'rm' then
 end
 
 if op == 'stop' then
-  local held = redis.call('HDEL', KEYS[4], name)
+  local holder = redis.call('HGET', KEYS[4], name)
+  if holder then
+    -- The holder keeps its lease until it has ended the run and released
+    -- the thread: making it claimable now would let another worker start it
+    -- while the holder's main() still runs.
+    if not string.find(holder, ' stop$') then
+      redis.call('HSET', KEYS[4], name, holder .. ' stop')
+    end
+    return 1
+  end
   if status == 'enabled' then
     redis.call('ZADD', KEYS[3], 0, name)
   end
-  if held == 0 and state ~= 'running' then
-    return 2
+  if state == 'running' then
+    redis.call('HSET', KEYS[2], 'state', 'stopped', 'owner', '')
+    return 1
   end
-  redis.call('HSET', KEYS[2], 'state', 'stopped', 'owner', '')
-  return 1
+  return 2
 end
 
 if op == 'disable' then

@@ -71,9 +71,9 @@ if cur[1] ~= ARGV[2] or cur[2] ~= hang or cur[3] ~= dead then
     'version', version, 'path', ARGV[6], 'updated_at', now)
   local holder = redis.call('HGET', KEYS[4], name)
   if holder then
-    local w, e = string.match(holder, '^(%S+) (%S+)')
+    local w, e, mark = string.match(holder, '^(%S+) (%S+) %S+(.*)$')
     if w then
-      redis.call('HSET', KEYS[4], name, w .. ' ' .. e .. ' ' .. version)
+      redis.call('HSET', KEYS[4], name, w .. ' ' .. e .. ' ' .. version .. mark)
     end
   end
   outcome = 'updated'

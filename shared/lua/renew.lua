@@ -30,7 +30,8 @@
 -- code per lease, in order:
 --   "held:V"      renewed; the record is at version V (a version other than
 --                 the one running means the source changed: restart)
---   "released"    nobody holds it any more (stopped, disabled or removed)
+--   "released"    end the run: an operator stopped it (the lease is kept
+--                 until the release), or disabled or removed it
 --   "taken"       another claim holds it now: stop at once
 --   "gone"        the record was deleted
 --
@@ -95,13 +96,19 @@ for i = 1, count do
   if not h then
     codes[i] = 'released'
   else
-    local hw, he, hv = string.match(h, '^(%S+) (%S+) (%S+)$')
+    local hw, he, hv, mark = string.match(h, '^(%S+) (%S+) (%S+)(.*)$')
     if hw ~= worker or he ~= epoch then
       codes[i] = 'taken'
     else
+      -- Still held: extended even when an operator asked for a stop, since
+      -- the holder keeps the thread until it has ended the run.
       table.insert(renewed, i)
-      codes[i] = 'held:' .. hv
       expiry[i] = now + dead_ms
+      if mark == ' stop' then
+        codes[i] = 'released'
+      else
+        codes[i] = 'held:' .. hv
+      end
     end
   end
 end

@@ -108,7 +108,9 @@ impl Keyspace {
         format!("{}thread:", self.prefix)
     }
 
-    /// HASH: thread name to `WORKER EPOCH VERSION` of its current holder.
+    /// HASH: thread name to `WORKER EPOCH VERSION` of its current holder,
+    /// with ` stop` appended when an operator asked the holder to end the
+    /// run.
     ///
     /// Kept apart from the thread records so that one worker's renewal of all
     /// its leases reads one field list (`HMGET`) instead of one key per thread:

@@ -458,6 +458,14 @@ impl Cluster {
                     }
                 }
                 LeaseCode::Released => {
+                    // Stopped or disabled by an operator: nobody else can
+                    // claim the thread before this worker releases it (a stop
+                    // keeps the lease; a disabled thread is not claimable),
+                    // so the run may finish main() and run cleanup() while
+                    // renewals keep reaching Redis.
+                    local
+                        .control
+                        .extend(fence_deadline(sent, local.dead_seconds));
                     if !local.control.stopped() {
                         tracing::info!(worker = %self.shared.name, thread = %lease.name, "stopped by an operator");
                         local.control.stop(StopReason::Stop);

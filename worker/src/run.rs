@@ -141,17 +141,27 @@ impl RunControl {
         mono_ns(Instant::now()) >= self.fence_ns.load(Ordering::SeqCst)
     }
 
-    /// Whether the script may still act (call the API, run `main()`).
+    /// Whether the script may still call the API.
     ///
-    /// Not after a loss or past the fence; not after a stop either, except
-    /// inside `cleanup()`.
+    /// Never after a loss or past the fence. After an operator's stop or
+    /// disable only inside `cleanup()`, so a script looping on API calls
+    /// ends. On a shutdown or a source change the current `main()` may
+    /// finish: the worker still holds the lease and hands it over only once
+    /// the run has ended.
     pub fn may_act(&self) -> bool {
         match self.reason() {
             StopReason::Lost => false,
             _ if self.fenced() => false,
-            StopReason::None => true,
-            _ => self.in_cleanup.load(Ordering::SeqCst),
+            // The worker still holds the lease and only wants the run to end
+            // gracefully: the current main() may finish what it does.
+            StopReason::None | StopReason::Shutdown | StopReason::Restart => true,
+            StopReason::Stop | StopReason::Disable => self.in_cleanup.load(Ordering::SeqCst),
         }
+    }
+
+    /// Whether another `main()` call may start.
+    pub fn may_continue(&self) -> bool {
+        !self.stopped() && !self.fenced()
     }
 
     /// Why the script may not act, for the error it gets.
@@ -254,50 +264,66 @@ pub fn spawn(
 /// The whole lifecycle of one run, on the script thread.
 fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> Ending {
     let host = ScriptHost::new(shared, control.clone(), runtime::Kind::Thread, &spec.name);
-    let mut script = match runtime::Script::load(host, &spec.source, &spec.limits) {
-        Ok(s) => s,
-        Err(e) => return ending_for(control, "top-level code", e),
-    };
+    let mut script = None;
+    let result = phases(&spec, host, control, &mut script);
 
-    if let Some(init) = script.function("init") {
-        if let Err(e) = script.call(&init) {
-            return ending_for(control, "init()", e);
-        }
-    }
-
-    match script.function("main") {
-        Some(main) => {
-            if let Err(e) = main_loop(&mut script, &main, control, spec.hang) {
-                return ending_for(control, "main()", e);
-            }
-        }
-        // A thread without main() keeps its lease and stays running, idle,
-        // until it is stopped: its top-level code and init() ran once, and
-        // cleanup() runs when it ends, as for any other thread.
-        None => {
-            while control.may_act() {
-                control.sleep(Duration::from_secs(1));
-            }
+    // An error is a crash unless the run was being ended: an API call
+    // refused after a stop surfaces as an error out of main().
+    if let Err((phase, e)) = &result {
+        if !control.stopped() && !control.fenced() {
+            return Ending::Crashed(format!("{phase}: {}", runtime::describe_error(e)));
         }
     }
 
     let reason = match control.reason() {
-        // The loop ended without a reason: the fence passed.
+        // Nobody asked the run to end: the fence passed.
         StopReason::None => StopReason::Lost,
         r => r,
     };
     if reason != StopReason::Lost && !control.fenced() {
-        if let Some(cleanup) = script.function("cleanup") {
-            control.in_cleanup.store(true, Ordering::SeqCst);
-            if let Err(e) = script.call(&cleanup) {
-                tracing::warn!(thread = %spec.name, error = %e, "cleanup() failed");
+        if let Some(script) = script.as_mut() {
+            if let Some(cleanup) = script.function("cleanup") {
+                control.in_cleanup.store(true, Ordering::SeqCst);
+                if let Err(e) = script.call(&cleanup) {
+                    tracing::warn!(thread = %spec.name, error = %runtime::describe_error(&e), "cleanup() failed");
+                }
             }
         }
     }
     Ending::Stopped(reason)
 }
 
-/// Calls `main` every `hang` for as long as the run may act; the error of
+/// Top-level code, `init()` and the `main()` loop; the failing phase and
+/// its error, if one failed. The loaded script is left in `slot` for
+/// `cleanup()`.
+fn phases(
+    spec: &RunSpec,
+    host: std::rc::Rc<ScriptHost>,
+    control: &RunControl,
+    slot: &mut Option<runtime::Script>,
+) -> Result<(), (&'static str, JsError)> {
+    let script = slot.insert(
+        runtime::Script::load(host, &spec.source, &spec.limits)
+            .map_err(|e| ("top-level code", e))?,
+    );
+    if let Some(init) = script.function("init") {
+        script.call(&init).map_err(|e| ("init()", e))?;
+    }
+    match script.function("main") {
+        Some(main) => main_loop(script, &main, control, spec.hang).map_err(|e| ("main()", e)),
+        // A thread without main() keeps its lease and stays running, idle,
+        // until it is stopped: its top-level code and init() ran once, and
+        // cleanup() runs when it ends, as for any other thread.
+        None => {
+            while control.may_continue() {
+                control.sleep(Duration::from_secs(1));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Calls `main` every `hang` until the run is asked to end or fenced; the error of
 /// the call that threw, if one did.
 ///
 /// This is the whole per-call cost the worker adds to a script's `main()`:
@@ -309,24 +335,11 @@ pub fn main_loop(
     control: &RunControl,
     hang: Duration,
 ) -> Result<(), JsError> {
-    while control.may_act() {
+    while control.may_continue() {
         script.call(main)?;
         if !hang.is_zero() {
             control.sleep(hang);
         }
     }
     Ok(())
-}
-
-/// Turns an error out of the script into how the run ended: an error caused
-/// by the run being stopped is a stop, anything else a crash.
-fn ending_for(control: &RunControl, phase: &str, err: JsError) -> Ending {
-    if control.stopped() || control.fenced() {
-        let reason = match control.reason() {
-            StopReason::None => StopReason::Lost,
-            r => r,
-        };
-        return Ending::Stopped(reason);
-    }
-    Ending::Crashed(format!("{phase}: {}", runtime::describe_error(&err)))
 }
