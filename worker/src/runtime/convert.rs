@@ -1,17 +1,28 @@
 //! Conversions between JS values, Redis values and display text.
 //!
-//! Redis to JS: a bulk string becomes a string (bytes that are not UTF-8
-//! are replaced by U+FFFD, so binary values are lossy: store text, or
-//! base64), an integer a number, nil `null`, an array an array (nested as
-//! deep as the reply), a status reply its text (`"OK"`), a RESP3 double a
-//! number, a boolean a boolean, a map an object. An error reply nested in an
-//! array (from `EXEC`) becomes its message text.
+//! Redis to JS: a bulk string becomes a string, an integer a number, nil
+//! `null`, an array an array (nested as deep as the reply), a status reply
+//! its text (`"OK"`, `"PONG"`), a RESP3 double a number, a boolean a
+//! boolean, a map an object. An error reply nested in an array (a failed
+//! command inside `EXEC`) becomes its message text in its place, so the
+//! other results are kept.
 //!
-//! JS to Redis arguments: strings as they are (lone surrogates become
-//! U+FFFD), numbers in JavaScript's own notation (`5`, not `5.0`), booleans
-//! as `true`/`false`, objects and arrays as JSON text. `undefined` and
-//! `null` are refused: they almost always mean a missing variable, and
-//! sending the word "undefined" would hide that.
+//! What a script sees of data a number or a string cannot hold exactly:
+//!
+//! - bytes that are not UTF-8 (a binary value) become U+FFFD, one for each
+//!   bad sequence; the value is lossy, so store text (or base64) in values
+//!   scripts read;
+//! - an integer beyond ±2^53 becomes the nearest number, as `Number(...)`
+//!   would give it: use `INCRBYFLOAT` or string values for such counters.
+//!
+//! JS to Redis arguments: strings as they are, encoded as UTF-8 (a lone
+//! surrogate, which UTF-8 cannot encode, becomes U+FFFD), numbers in
+//! JavaScript's own notation (`5`, not `5.0`; `1e+21`), booleans as
+//! `true`/`false`, BigInts in decimal, objects and arrays as JSON text.
+//! `undefined`, `null` and functions are refused: they almost always mean a
+//! missing variable or a mistake, and sending the word "undefined" would
+//! hide it. [`js_to_arg`] says which it was; `redis.Do` turns that into a
+//! `TypeError`.
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue};
@@ -67,12 +78,13 @@ pub fn server_error_text(e: &redis::ServerError) -> String {
     }
 }
 
-/// A JS value as a Redis argument; `Err` with a reason for `undefined` and
-/// `null`.
+/// A JS value as a Redis argument; `Err` with what it was for `undefined`,
+/// `null` and functions, which are refused.
 pub fn js_to_arg(value: &JsValue, ctx: &mut Context) -> JsResult<Result<String, &'static str>> {
     Ok(match value {
         v if v.is_undefined() => Err("undefined"),
         v if v.is_null() => Err("null"),
+        v if v.is_callable() => Err("a function"),
         v if v.is_object() => match v.to_json(ctx)? {
             Some(json) => Ok(json.to_string()),
             None => Err("undefined"),
@@ -81,11 +93,52 @@ pub fn js_to_arg(value: &JsValue, ctx: &mut Context) -> JsResult<Result<String, 
     })
 }
 
-/// A value as `console.log` prints it: strings as they are, everything else
-/// in its display form.
-pub fn display(value: &JsValue, _ctx: &mut Context) -> String {
-    match value.as_string() {
-        Some(s) => s.to_std_string_lossy(),
-        None => value.display().to_string(),
+/// A value as `console.log` prints it: strings as they are, an `Error` as
+/// `Name: message`, everything else in the engine's display form on one
+/// line (`{ a: 1 }`, `[ 1, 2 ]`), so that one call stays one line of the
+/// log.
+pub fn display(value: &JsValue, ctx: &mut Context) -> String {
+    if let Some(s) = value.as_string() {
+        return s.to_std_string_lossy();
+    }
+    if value
+        .as_object()
+        .is_some_and(|o| o.is::<boa_engine::builtins::error::Error>())
+    {
+        if let Ok(text) = value.to_string(ctx) {
+            return text.to_std_string_lossy();
+        }
+    }
+    one_line(&value.display().to_string())
+}
+
+/// `text` with each line break and the indentation after it made one space.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_forms_are_one_line() {
+        assert_eq!(
+            one_line("{\n    a: 1,\n    b: {\n        c: 2\n    }\n}"),
+            "{ a: 1, b: { c: 2 } }"
+        );
+        assert_eq!(one_line("[ 1, 2 ]"), "[ 1, 2 ]");
     }
 }

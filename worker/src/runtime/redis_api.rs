@@ -1,23 +1,35 @@
 //! `redis.Do(command, ...args)`, returning `[result, error]`.
 //!
+//! `result` is the reply converted as [`convert`] describes and `error` is
+//! `null`; on an error reply the pair is `[null, "WRONGTYPE Operation
+//! against a key holding the wrong kind of value"]`, the text `redis-cli`
+//! would print. Arguments are sent as strings (see [`convert::js_to_arg`]).
+//! Mistakes in the call itself throw a `TypeError` instead, which a script
+//! can catch: no command name, a name that is not a string, and an argument
+//! that is `undefined`, `null` or a function (so a misspelt variable is an
+//! error, never the word "undefined" stored in Redis).
+//!
 //! Each run has a connection of its own for `redis.Do`, opened on first use,
 //! so a blocking command (`BLPOP`, `XREAD BLOCK`) holds up only the script
-//! that sent it, and `MULTI` affects only its own commands. A stop cuts a
-//! pending command short (see `ScriptHost::wait`); the connection is then
-//! dropped and the next call opens a new one, so a late reply is never read
-//! as the answer to another command.
+//! that sent it, never another script, the worker's renewals or its
+//! heartbeat, and `MULTI` left open affects only that script's own later
+//! commands. A stop cuts a pending command short (see `ScriptHost::wait`):
+//! the connection is then dropped and the next call opens a new one, so a
+//! late reply is never read as the answer to another command.
 //!
 //! Commands that change the state of the connection itself in ways the
 //! worker could not keep across a reconnect (`SELECT`, `SUBSCRIBE`,
 //! `MONITOR`, `CLIENT`, `HELLO`, `AUTH`, `RESET`, `QUIT`, ...) are refused
-//! with an error the script sees. A command whose connection broke is
-//! reported as an error and never sent again on its own: the script decides
-//! whether repeating it is safe.
+//! with an error the script sees in the pair. A command whose connection
+//! broke is reported as an error and never sent again on its own: the
+//! script decides whether repeating it is safe, and its next call opens a
+//! new connection.
 
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsString, JsValue, NativeFunction};
+use redis::aio::ConnectionLike;
 
 use super::{convert, host, type_error};
 
@@ -125,7 +137,11 @@ fn do_command(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVa
                 Err(e) => return (None, Err(e.message)),
             },
         };
-        match cmd.query_async::<redis::Value>(&mut conn).await {
+        // The raw reply, not `query_async`: that one turns an error nested
+        // in an array (a failed command inside `EXEC`) into an error for the
+        // whole reply, and the script would lose the other results.
+        match conn.req_packed_command(&cmd).await {
+            Ok(redis::Value::ServerError(e)) => (Some(conn), Err(convert::server_error_text(&e))),
             Ok(v) => (Some(conn), Ok(v)),
             Err(e) if shared::error::is_connection_error(&e) => (None, Err(error_text(&e))),
             Err(e) => (Some(conn), Err(error_text(&e))),
