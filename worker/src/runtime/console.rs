@@ -1,19 +1,55 @@
 //! `console.log/info/warn/error/debug(...)`.
 //!
 //! Each call writes one line to the worker's log, tagged with the worker and
-//! the thread, and appends it to the thread's capped log stream in Redis,
-//! which `hatter threads logs` and `tail` read. The stream append does not
-//! wait: a slow or absent Redis delays no script, and a line that cannot be
-//! stored is dropped from the stream (it is still in the worker's log).
+//! the thread (or job), and appends it to that item's capped log stream in
+//! Redis, which `hatter threads logs` and `tail` read. Arguments are joined
+//! with spaces: strings as they are, other values in their display form
+//! (`1.5`, `null`, `undefined`, `{ a: 1 }`, `[ 1, 2 ]`).
+//!
+//! The stream append does not wait: a line goes on a worker-wide queue that
+//! one task drains in order, a batch of lines per round trip, so lines reach
+//! the stream in the order they were logged and a slow or absent Redis
+//! delays no script. A line that cannot be stored (Redis down, the queue of
+//! [`QUEUE_LENGTH`] lines full) is dropped from the stream; it is still in
+//! the worker's log. For the same reason, lines logged in the last moments
+//! before a worker exits may be missing from the stream.
+//!
+//! Each stream keeps about [`LOG_STREAM_LENGTH`] lines, oldest dropped
+//! first. The trim is Redis's approximate one (`MAXLEN ~`), which removes
+//! whole internal nodes only, so a stream holds between that many and about
+//! a hundred more.
 
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{js_string, Context, JsResult, JsValue, NativeFunction};
 
-use super::{convert, host, Kind, ScriptHost};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::{convert, host, Kind, ScriptHost, WorkerShared};
 
 /// How many lines a thread's log stream keeps; older ones are dropped first.
 pub const LOG_STREAM_LENGTH: usize = 1000;
+
+/// How many lines may wait for the log writer before new ones are dropped
+/// from the streams.
+pub const QUEUE_LENGTH: usize = 10_000;
+
+/// The most lines the writer sends in one round trip.
+const BATCH: usize = 500;
+
+/// One line on its way to a log stream.
+pub struct Entry {
+    /// The stream's key.
+    key: String,
+    /// `info`, `warn`, ...
+    level: &'static str,
+    /// When it was logged, in Unix milliseconds.
+    ts: u64,
+    /// The text.
+    line: String,
+}
 
 /// Registers `console`.
 pub fn register(ctx: &mut Context) -> JsResult<()> {
@@ -112,40 +148,58 @@ pub fn write_line(host: &ScriptHost, level: Level, line: String) {
         }
     }
 
-    let shared = host.shared.clone();
-    let key = host.log_key();
-    let word = level.word();
-    shared.rt.spawn({
-        let shared = shared.clone();
-        async move {
-            let Ok(mut conn) = shared.api_conn().await else {
-                return;
-            };
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            let res: redis::RedisResult<()> = redis::cmd("XADD")
-                .arg(&key)
+    let entry = Entry {
+        key: host.log_key(),
+        level: level.word(),
+        ts: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+        line,
+    };
+    // A full queue drops the line from the stream only; see the module docs.
+    let _ = queue(&host.shared).try_send(entry);
+}
+
+/// The log queue of this worker, with its writer started.
+fn queue(shared: &Arc<WorkerShared>) -> &mpsc::Sender<Entry> {
+    shared.logs.get_or_init(|| {
+        let (tx, rx) = mpsc::channel(QUEUE_LENGTH);
+        shared.rt.spawn(writer(shared.clone(), rx));
+        tx
+    })
+}
+
+/// Drains the log queue in order, a batch of lines per round trip.
+async fn writer(shared: Arc<WorkerShared>, mut rx: mpsc::Receiver<Entry>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for e in batch.drain(..) {
+            pipe.cmd("XADD")
+                .arg(&e.key)
                 .arg("MAXLEN")
                 .arg("~")
                 .arg(LOG_STREAM_LENGTH)
                 .arg("*")
                 .arg("level")
-                .arg(word)
+                .arg(e.level)
                 .arg("worker")
                 .arg(&shared.name)
                 .arg("ts")
-                .arg(now)
+                .arg(e.ts)
                 .arg("line")
-                .arg(&line)
-                .query_async(&mut conn)
-                .await;
-            if let Err(e) = res {
-                if shared::error::is_connection_error(&e) {
-                    shared.drop_api_conn().await;
-                }
-            }
+                .arg(e.line)
+                .ignore();
         }
-    });
+        let Ok(mut conn) = shared.api_conn().await else {
+            continue;
+        };
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            if shared::error::is_connection_error(&e) {
+                shared.drop_api_conn().await;
+            }
+            tracing::debug!(worker = %shared.name, error = %e, "log lines could not be stored");
+        }
+    }
 }

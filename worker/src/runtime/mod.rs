@@ -98,6 +98,9 @@ pub struct WorkerShared {
     /// log streams), apart from the worker's control connection so scripts
     /// never delay renewals. Opened on first use, reopened after a failure.
     api: AsyncMutex<Option<MultiplexedConnection>>,
+    /// The queue of `console.*` lines on their way to the log streams; its
+    /// one writer task is started on first use (see [`console`]).
+    pub(crate) logs: std::sync::OnceLock<tokio::sync::mpsc::Sender<console::Entry>>,
 }
 
 /// How long one API round trip to Redis may take.
@@ -122,6 +125,7 @@ impl WorkerShared {
             http_limits: http_api::HttpLimits::default(),
             http: std::sync::OnceLock::new(),
             api: AsyncMutex::new(None),
+            logs: std::sync::OnceLock::new(),
         }
     }
 
@@ -133,7 +137,9 @@ impl WorkerShared {
 
     /// The shared HTTP client.
     pub fn http_client(&self) -> reqwest::Client {
-        self.http.get_or_init(|| http_api::client(&self.http_limits)).clone()
+        self.http
+            .get_or_init(|| http_api::client(&self.http_limits))
+            .clone()
     }
 
     /// Whether the worker is shutting down.
