@@ -11,9 +11,16 @@
 //! Results, as DESIGN gives them: `Ping()` and `Close()` return `null` or an
 //! error string; `Query(sql, ...args)` an array of `{column: value}` objects,
 //! or `null` on error; `Exec(sql, ...args)` the number of affected rows, or
-//! `undefined` on error. Every error is also logged on the script's log.
-//! Arguments are always bound as statement parameters, never pasted into the
-//! text.
+//! `undefined` on error. Every error is also logged on the script's log
+//! (worker log and log stream), so a script that ignores a `null` still
+//! leaves a trace. After `Close()` the handle stays closed: `Ping()` returns
+//! an error string, `Query()` `null` and `Exec()` `undefined`; `Close()`
+//! again returns `null`.
+//!
+//! Arguments are always bound as statement parameters, never pasted into
+//! the text: `null` and `undefined` as `NULL`, booleans as 1 and 0, whole
+//! numbers as integers, other numbers as doubles, strings as text, objects
+//! and arrays as their JSON text.
 //!
 //! Column values: integers and floats become numbers (an integer beyond
 //! ±2^53, which a number cannot hold exactly, becomes a string), text and
@@ -33,7 +40,10 @@ use std::time::Duration;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
-use boa_engine::{js_string, Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace};
+use boa_engine::{
+    js_string, Context, Finalize, JsData, JsObject, JsResult, JsString, JsValue, NativeFunction,
+    Trace,
+};
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
 
@@ -54,6 +64,10 @@ struct Handle {
     /// The open connection, if any.
     #[unsafe_ignore_trace]
     conn: RefCell<Option<mysql::Conn>>,
+    /// Set by `Close()`: the handle is done, and every later call on it
+    /// fails (as `database/sql` does in the original HATS) rather than
+    /// quietly connecting again.
+    closed: std::cell::Cell<bool>,
 }
 
 /// Registers `sql`.
@@ -67,9 +81,16 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
 
 fn new(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     host(ctx)?.guard()?;
-    let text = |i: usize| args.get(i).and_then(|v| v.as_string()).map(|s| s.to_std_string_lossy());
+    let text = |i: usize| {
+        args.get(i)
+            .and_then(|v| v.as_string())
+            .map(|s| s.to_std_string_lossy())
+    };
     let Some(dsn) = text(0) else {
-        return Err(type_error("sql.New", "the DSN (argument 1) must be a string"));
+        return Err(type_error(
+            "sql.New",
+            "the DSN (argument 1) must be a string",
+        ));
     };
     let driver = text(1).unwrap_or_default();
     if driver != "mysql" {
@@ -85,7 +106,11 @@ fn new(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
             return Ok(JsString::from(error).into());
         }
     };
-    let handle = Handle { opts, conn: RefCell::new(None) };
+    let handle = Handle {
+        opts,
+        conn: RefCell::new(None),
+        closed: std::cell::Cell::new(false),
+    };
     let object = ObjectInitializer::with_native_data(handle, ctx)
         .function(NativeFunction::from_fn_ptr(ping), js_string!("Ping"), 0)
         .function(NativeFunction::from_fn_ptr(query), js_string!("Query"), 1)
@@ -105,19 +130,37 @@ pub fn parse_dsn(dsn: &str) -> Result<mysql::Opts, String> {
         )
     };
     let (user, pass, host, port, db) = if let Some(rest) = dsn.strip_prefix("mysql://") {
-        let (auth, rest) = rest.rsplit_once('@').map(|(a, r)| (Some(a), r)).unwrap_or((None, rest));
+        let (auth, rest) = rest
+            .rsplit_once('@')
+            .map(|(a, r)| (Some(a), r))
+            .unwrap_or((None, rest));
         let (hostport, db) = rest.split_once('/').unwrap_or((rest, ""));
         let (host, port) = split_host_port(hostport).ok_or_else(bad)?;
         let (user, pass) = split_auth(auth);
-        (user, pass.map(|p| percent_decode(&p)), host, port, db.split('?').next().unwrap_or("").to_string())
+        (
+            user.map(|u| percent_decode(&u)),
+            pass.map(|p| percent_decode(&p)),
+            host,
+            port,
+            db.split('?').next().unwrap_or("").to_string(),
+        )
     } else {
-        let (auth, rest) = dsn.rsplit_once('@').map(|(a, r)| (Some(a), r)).unwrap_or((None, dsn));
+        let (auth, rest) = dsn
+            .rsplit_once('@')
+            .map(|(a, r)| (Some(a), r))
+            .unwrap_or((None, dsn));
         let rest = rest.strip_prefix("tcp(").ok_or_else(bad)?;
         let (hostport, rest) = rest.split_once(')').ok_or_else(bad)?;
         let db = rest.strip_prefix('/').ok_or_else(bad)?;
         let (host, port) = split_host_port(hostport).ok_or_else(bad)?;
         let (user, pass) = split_auth(auth);
-        (user, pass, host, port, db.split('?').next().unwrap_or("").to_string())
+        (
+            user,
+            pass,
+            host,
+            port,
+            db.split('?').next().unwrap_or("").to_string(),
+        )
     };
     let builder = mysql::OptsBuilder::new()
         .ip_or_hostname(Some(host))
@@ -146,22 +189,37 @@ fn split_host_port(s: &str) -> Option<(String, u16)> {
         return None;
     }
     match s.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?)),
+        Some((h, p)) if !h.is_empty() => {
+            Some((h.trim_matches(['[', ']']).to_string(), p.parse().ok()?))
+        }
         Some(_) => None,
         None => Some((s.to_string(), 3306)),
     }
 }
 
+/// `%XX` escapes decoded; anything else, a `%` without two hex digits
+/// after it included, is kept as it is. Works on bytes, so text that is not
+/// ASCII next to a `%` is never cut inside a character.
 fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
+        if bytes[i] == b'%' {
+            if let (Some(&h), Some(&l)) = (bytes.get(i + 1), bytes.get(i + 2)) {
+                if let (Some(h), Some(l)) = (hex(h), hex(l)) {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
             }
         }
         out.push(bytes[i]);
@@ -207,6 +265,11 @@ fn with_conn<T>(
         .ok_or_else(|| type_error(function, "call it on a handle from sql.New"))?
         .clone();
     let handle = object.downcast_ref::<Handle>().expect("checked above");
+    if handle.closed.get() {
+        return Ok(Err(format!(
+            "{function}: the handle is closed; open another with sql.New"
+        )));
+    }
     let mut slot = handle.conn.borrow_mut();
     if slot.is_none() {
         match mysql::Conn::new(handle.opts.clone()) {
@@ -223,7 +286,10 @@ fn with_conn<T>(
             }
             Ok(Err(match e {
                 mysql::Error::MySqlError(se) => {
-                    format!("{function}: ERROR {} ({}): {}", se.code, se.state, se.message)
+                    format!(
+                        "{function}: ERROR {} ({}): {}",
+                        se.code, se.state, se.message
+                    )
                 }
                 other => format!("{function}: {other}"),
             }))
@@ -243,7 +309,12 @@ fn ping(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
 
 fn close(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> {
     host(ctx)?.guard()?;
-    if let Some(handle) = this.as_object().as_ref().and_then(|o| o.downcast_ref::<Handle>()) {
+    if let Some(handle) = this
+        .as_object()
+        .as_ref()
+        .and_then(|o| o.downcast_ref::<Handle>())
+    {
+        handle.closed.set(true);
         handle.conn.borrow_mut().take();
         return Ok(JsValue::null());
     }
@@ -251,15 +322,26 @@ fn close(this: &JsValue, _: &[JsValue], ctx: &mut Context) -> JsResult<JsValue> 
 }
 
 /// The statement text and bound parameters of a `Query`/`Exec` call.
-fn statement(function: &str, args: &[JsValue], ctx: &mut Context) -> JsResult<(String, mysql::Params)> {
+fn statement(
+    function: &str,
+    args: &[JsValue],
+    ctx: &mut Context,
+) -> JsResult<(String, mysql::Params)> {
     let Some(text) = args.first().and_then(|v| v.as_string()) else {
-        return Err(type_error(function, "the SQL text (argument 1) must be a string"));
+        return Err(type_error(
+            function,
+            "the SQL text (argument 1) must be a string",
+        ));
     };
     let mut params = Vec::new();
     for v in &args[1..] {
         params.push(js_to_sql(v, ctx)?);
     }
-    let params = if params.is_empty() { mysql::Params::Empty } else { mysql::Params::Positional(params) };
+    let params = if params.is_empty() {
+        mysql::Params::Empty
+    } else {
+        mysql::Params::Positional(params)
+    };
     Ok((text.to_std_string_lossy(), params))
 }
 
@@ -288,8 +370,12 @@ fn query(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
     let (text, params) = statement("db.Query", args, ctx)?;
     let rows = with_conn(this, "db.Query", ctx, |c| {
         let result = c.exec_iter(text, params)?;
-        let columns: Vec<(String, ColumnType)> =
-            result.columns().as_ref().iter().map(|c| (c.name_str().into_owned(), c.column_type())).collect();
+        let columns: Vec<(String, ColumnType)> = result
+            .columns()
+            .as_ref()
+            .iter()
+            .map(|c| (c.name_str().into_owned(), c.column_type()))
+            .collect();
         let mut rows = Vec::new();
         for row in result {
             let row = row?;
@@ -303,7 +389,12 @@ fn query(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValu
             for row in rows {
                 let object = JsObject::with_object_proto(ctx.intrinsics());
                 for ((name, kind), value) in columns.iter().zip(row) {
-                    object.set(JsString::from(name.as_str()), sql_to_js(value, *kind), false, ctx)?;
+                    object.set(
+                        JsString::from(name.as_str()),
+                        sql_to_js(value, *kind),
+                        false,
+                        ctx,
+                    )?;
                 }
                 out.push(JsValue::from(object));
             }
@@ -340,7 +431,9 @@ fn sql_to_js(value: mysql::Value, kind: ColumnType) -> JsValue {
         V::Int(i) => JsString::from(i.to_string()).into(),
         V::UInt(u) if (u as f64) <= SAFE => JsValue::from(u as f64),
         V::UInt(u) => JsString::from(u.to_string()).into(),
-        V::Float(f) => JsValue::from(f as f64),
+        // Through its shortest decimal form, so a FLOAT 1.1 reads as 1.1,
+        // not as 1.100000023841858.
+        V::Float(f) => JsValue::from(f.to_string().parse::<f64>().unwrap_or(f64::from(f))),
         V::Double(d) => JsValue::from(d),
         V::Bytes(b) => {
             let text = String::from_utf8_lossy(&b).into_owned();
@@ -361,7 +454,9 @@ fn sql_to_js(value: mysql::Value, kind: ColumnType) -> JsValue {
         }
         V::Date(y, mo, d, h, mi, s, us) => {
             let text = match kind {
-                ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => format!("{y:04}-{mo:02}-{d:02}"),
+                ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => {
+                    format!("{y:04}-{mo:02}-{d:02}")
+                }
                 _ if us > 0 => format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}"),
                 _ => format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}"),
             };
@@ -404,7 +499,11 @@ mod tests {
 
     #[test]
     fn bad_dsns_are_refused_without_the_password() {
-        for bad in ["nonsense", "root:secret@127.0.0.1/db", "root:secret@tcp(host:notaport)/db"] {
+        for bad in [
+            "nonsense",
+            "root:secret@127.0.0.1/db",
+            "root:secret@tcp(host:notaport)/db",
+        ] {
             let err = parse_dsn(bad).unwrap_err();
             assert!(!err.contains("secret"), "{err}");
             assert!(err.contains("not a MySQL DSN"), "{err}");
@@ -413,16 +512,34 @@ mod tests {
 
     #[test]
     fn column_values_map_to_js() {
-        let v = sql_to_js(mysql::Value::Date(2024, 5, 6, 0, 0, 0, 0), ColumnType::MYSQL_TYPE_DATE);
+        let v = sql_to_js(
+            mysql::Value::Date(2024, 5, 6, 0, 0, 0, 0),
+            ColumnType::MYSQL_TYPE_DATE,
+        );
         assert_eq!(v.as_string().unwrap().to_std_string_lossy(), "2024-05-06");
-        let v = sql_to_js(mysql::Value::Date(2024, 5, 6, 7, 8, 9, 0), ColumnType::MYSQL_TYPE_DATETIME);
-        assert_eq!(v.as_string().unwrap().to_std_string_lossy(), "2024-05-06T07:08:09");
-        let v = sql_to_js(mysql::Value::Time(false, 1, 2, 3, 4, 0), ColumnType::MYSQL_TYPE_TIME);
+        let v = sql_to_js(
+            mysql::Value::Date(2024, 5, 6, 7, 8, 9, 0),
+            ColumnType::MYSQL_TYPE_DATETIME,
+        );
+        assert_eq!(
+            v.as_string().unwrap().to_std_string_lossy(),
+            "2024-05-06T07:08:09"
+        );
+        let v = sql_to_js(
+            mysql::Value::Time(false, 1, 2, 3, 4, 0),
+            ColumnType::MYSQL_TYPE_TIME,
+        );
         assert_eq!(v.as_string().unwrap().to_std_string_lossy(), "26:03:04");
-        let v = sql_to_js(mysql::Value::Bytes(b"12.3400".to_vec()), ColumnType::MYSQL_TYPE_NEWDECIMAL);
+        let v = sql_to_js(
+            mysql::Value::Bytes(b"12.3400".to_vec()),
+            ColumnType::MYSQL_TYPE_NEWDECIMAL,
+        );
         assert_eq!(v.as_string().unwrap().to_std_string_lossy(), "12.3400");
         let v = sql_to_js(mysql::Value::Int(1 << 60), ColumnType::MYSQL_TYPE_LONGLONG);
-        assert_eq!(v.as_string().unwrap().to_std_string_lossy(), (1i64 << 60).to_string());
+        assert_eq!(
+            v.as_string().unwrap().to_std_string_lossy(),
+            (1i64 << 60).to_string()
+        );
         assert!(sql_to_js(mysql::Value::NULL, ColumnType::MYSQL_TYPE_LONG).is_null());
     }
 }
