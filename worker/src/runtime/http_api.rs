@@ -2,20 +2,26 @@
 //!
 //! Every call returns `{body, headers, status}` (`Head`: `{headers,
 //! status}`), whatever the status code: a 404 is an answer, not an error.
-//! `headers` maps each header name, in its canonical form
-//! (`Content-Type`), to the list of its values in the order received. A
-//! transport failure (refused, timed out, too many redirects, a body over the
-//! size cap, a body that is not text) returns `{error: "..."}` instead; no
-//! call throws for those, so a script checks `r.error` first.
+//! `status` is a number, `body` a string, and `headers` maps each header
+//! name, in its canonical form (`Content-Type`), to the list of its values
+//! in the order received (two `Set-Cookie` headers give a list of two). A
+//! transport failure (an invalid URL, a refused connection, a time-out, too
+//! many redirects, a body over the size cap) returns `{error: "..."}`
+//! instead, an object with no other key; no call throws for those, so a
+//! script checks `r.error` first. Only mistakes in the call itself (no URL,
+//! a form that is not an object) throw a `TypeError`.
 //!
-//! Calls time out after `--http-timeout` (30 s by default), follow up to ten
-//! redirects, and read at most `--http-max-body` bytes of body (10 MiB by
-//! default): a longer body gives `{error}`, never a truncated success. A stop
-//! cuts a pending call short like any other API call. `Post` and `Put` send a
-//! string body as `text/plain; charset=utf-8` and any other value as JSON
-//! (`application/json`); `PostForm` sends an object as
-//! `application/x-www-form-urlencoded`, an array value repeating its key.
-//! Bodies are read as UTF-8, bad bytes replaced by U+FFFD.
+//! Calls time out after `--http-timeout` (30 s by default, for the whole
+//! call from connecting to the last body byte), follow up to ten redirects
+//! (an eleventh gives `{error}`, so a redirect loop ends), and read at most
+//! `--http-max-body` bytes of body (10 MiB by default): a longer body gives
+//! `{error}`, never a truncated success, whether or not the server said its
+//! length up front. A stop cuts a pending call short like any other API
+//! call. `Post` and `Put` send a string body as `text/plain;
+//! charset=utf-8` and any other value as JSON (`application/json`);
+//! `PostForm` sends an object as `application/x-www-form-urlencoded`, an
+//! array value repeating its key. Bodies are read as UTF-8, bytes that are
+//! not UTF-8 replaced by U+FFFD, so binary bodies are lossy.
 
 use std::time::Duration;
 
@@ -37,7 +43,10 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> HttpLimits {
-        HttpLimits { timeout: Duration::from_secs(30), max_body: 10 * 1024 * 1024 }
+        HttpLimits {
+            timeout: Duration::from_secs(30),
+            max_body: 10 * 1024 * 1024,
+        }
     }
 }
 
@@ -60,7 +69,11 @@ pub fn register(ctx: &mut Context) -> JsResult<()> {
     let http = ObjectInitializer::new(ctx)
         .function(NativeFunction::from_fn_ptr(get), js_string!("Get"), 1)
         .function(NativeFunction::from_fn_ptr(post), js_string!("Post"), 2)
-        .function(NativeFunction::from_fn_ptr(post_form), js_string!("PostForm"), 2)
+        .function(
+            NativeFunction::from_fn_ptr(post_form),
+            js_string!("PostForm"),
+            2,
+        )
         .function(NativeFunction::from_fn_ptr(put), js_string!("Put"), 2)
         .function(NativeFunction::from_fn_ptr(delete), js_string!("Delete"), 1)
         .function(NativeFunction::from_fn_ptr(head), js_string!("Head"), 1)
@@ -114,9 +127,16 @@ fn post_form(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsVal
         Some(v) if v.is_null_or_undefined() => {}
         Some(v) => {
             let Some(object) = v.as_object() else {
-                return Err(type_error("http.PostForm", "the form must be an object of field names to values"));
+                return Err(type_error(
+                    "http.PostForm",
+                    "the form must be an object of field names to values",
+                ));
             };
             for key in object.own_property_keys(ctx)? {
+                // Symbol keys are no field names.
+                if matches!(key, boa_engine::property::PropertyKey::Symbol(_)) {
+                    continue;
+                }
                 let name = key.to_string();
                 let value = object.get(key, ctx)?;
                 if let Some(array) = value.as_object().filter(|o| o.is_array()) {
@@ -166,11 +186,14 @@ fn send(method: reqwest::Method, url: String, body: Body, ctx: &mut Context) -> 
         let mut req = client.request(method, &url);
         req = match body {
             Body::None => req,
-            Body::Text(t) => req.header("Content-Type", "text/plain; charset=utf-8").body(t),
+            Body::Text(t) => req
+                .header("Content-Type", "text/plain; charset=utf-8")
+                .body(t),
             Body::Json(j) => req.header("Content-Type", "application/json").body(j),
             Body::Form(pairs) => {
                 let encoded = form_encode(&pairs);
-                req.header("Content-Type", "application/x-www-form-urlencoded").body(encoded)
+                req.header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(encoded)
             }
         };
         let mut resp = req.send().await.map_err(|e| transport_error(&url, &e))?;
@@ -185,19 +208,36 @@ fn send(method: reqwest::Method, url: String, body: Body, ctx: &mut Context) -> 
             }
         }
         if is_head {
-            return Ok(Reply { status, headers, body: None });
+            return Ok(Reply {
+                status,
+                headers,
+                body: None,
+            });
         }
-        if resp.content_length().is_some_and(|n| n as usize > limits.max_body) {
-            return Err(format!("the response body of {url} is over the {} byte limit", limits.max_body));
+        if resp
+            .content_length()
+            .is_some_and(|n| n as usize > limits.max_body)
+        {
+            return Err(format!(
+                "the response body of {url} is over the {} byte limit",
+                limits.max_body
+            ));
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(&url, &e))? {
             if bytes.len() + chunk.len() > limits.max_body {
-                return Err(format!("the response body of {url} is over the {} byte limit", limits.max_body));
+                return Err(format!(
+                    "the response body of {url} is over the {} byte limit",
+                    limits.max_body
+                ));
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Reply { status, headers, body: Some(String::from_utf8_lossy(&bytes).into_owned()) })
+        Ok(Reply {
+            status,
+            headers,
+            body: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        })
     })?;
     match result {
         Ok(reply) => reply_object(reply, ctx),
@@ -212,7 +252,10 @@ fn send(method: reqwest::Method, url: String, body: Body, ctx: &mut Context) -> 
 fn reply_object(reply: Reply, ctx: &mut Context) -> JsResult<JsValue> {
     let headers = JsObject::with_object_proto(ctx.intrinsics());
     for (name, values) in reply.headers {
-        let values: Vec<JsValue> = values.into_iter().map(|v| JsString::from(v).into()).collect();
+        let values: Vec<JsValue> = values
+            .into_iter()
+            .map(|v| JsString::from(v).into())
+            .collect();
         let array = JsArray::from_iter(values, ctx);
         headers.set(JsString::from(name), array, false, ctx)?;
     }
@@ -231,7 +274,9 @@ fn canonical(name: &str) -> String {
         .map(|part| {
             let mut chars = part.chars();
             match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase(),
+                Some(first) => {
+                    first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+                }
                 None => String::new(),
             }
         })
@@ -245,14 +290,20 @@ fn form_encode(pairs: &[(String, String)]) -> String {
         let mut out = String::with_capacity(s.len());
         for b in s.bytes() {
             match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    out.push(b as char)
+                }
                 b' ' => out.push('+'),
                 _ => out.push_str(&format!("%{b:02X}")),
             }
         }
         out
     }
-    pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The text of a failed call: what failed and where.
@@ -294,7 +345,10 @@ mod tests {
 
     #[test]
     fn forms_are_encoded() {
-        let pairs = vec![("a b".to_string(), "x&y=z".to_string()), ("k".into(), "é".into())];
+        let pairs = vec![
+            ("a b".to_string(), "x&y=z".to_string()),
+            ("k".into(), "é".into()),
+        ];
         assert_eq!(form_encode(&pairs), "a+b=x%26y%3Dz&k=%C3%A9");
     }
 }
