@@ -63,12 +63,10 @@ impl Health {
             if !self.critical.swap(true, Ordering::SeqCst) {
                 tracing::warn!(cpu, mem, "worker is critical: releasing its threads");
             }
-        } else if self.critical() {
-            if self.calm.fetch_add(1, Ordering::SeqCst) + 1 >= 2 {
-                self.critical.store(false, Ordering::SeqCst);
-                self.calm.store(0, Ordering::SeqCst);
-                tracing::info!(cpu, mem, "worker is healthy again: taking work");
-            }
+        } else if self.critical() && self.calm.fetch_add(1, Ordering::SeqCst) + 1 >= 2 {
+            self.critical.store(false, Ordering::SeqCst);
+            self.calm.store(0, Ordering::SeqCst);
+            tracing::info!(cpu, mem, "worker is healthy again: taking work");
         }
     }
 
