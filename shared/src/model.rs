@@ -77,6 +77,27 @@ macro_rules! word_enum {
 word_enum!(Status { Enabled => "enabled", Disabled => "disabled" });
 word_enum!(State { Running => "running", Stopped => "stopped", Crashed => "crashed" });
 
+/// Typed reads of a record's hash fields; a missing or malformed field reads
+/// as empty or zero, so a record written by an older version still loads.
+pub struct Fields<'a>(pub &'a HashMap<String, String>);
+
+impl Fields<'_> {
+    /// The field as text.
+    pub fn text(&self, key: &str) -> String {
+        self.0.get(key).cloned().unwrap_or_default()
+    }
+
+    /// The field as a whole number.
+    pub fn number(&self, key: &str) -> u64 {
+        self.0.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    /// The field as a number with a fraction.
+    pub fn float(&self, key: &str) -> f64 {
+        self.0.get(key).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    }
+}
+
 /// A registered thread, as stored in its hash (`Keyspace::thread`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Thread {
@@ -127,13 +148,8 @@ impl Thread {
         if fields.is_empty() {
             return None;
         }
-        let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
-        let number = |k: &str| {
-            fields
-                .get(k)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
+        let f = Fields(fields);
+        let (text, number) = (|k| f.text(k), |k| f.number(k));
         Some(Thread {
             name: name.to_string(),
             source: text("source"),
@@ -214,19 +230,8 @@ impl Worker {
         if fields.is_empty() {
             return None;
         }
-        let text = |k: &str| fields.get(k).cloned().unwrap_or_default();
-        let number = |k: &str| {
-            fields
-                .get(k)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let float = |k: &str| {
-            fields
-                .get(k)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
+        let f = Fields(fields);
+        let (text, number, float) = (|k| f.text(k), |k| f.number(k), |k| f.float(k));
         Some(Worker {
             name: name.to_string(),
             state: text("state").parse().unwrap_or(WorkerState::Stopped),

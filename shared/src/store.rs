@@ -296,37 +296,63 @@ impl Store {
 
     /// Every thread, sorted by name.
     pub async fn threads(&self) -> Result<Vec<ThreadView>> {
+        let k = &self.keys;
+        let listing = self
+            .records("thread.list", &k.threads(), &k.leases(), |n| k.thread(n))
+            .await?;
+        Ok(listing
+            .records
+            .into_iter()
+            // A name whose record vanished between the two round trips is
+            // simply not listed.
+            .filter_map(|(name, fields)| {
+                let thread = Thread::from_fields(&name, &fields)?;
+                Some(view(
+                    thread,
+                    listing.scores.get(&name).copied(),
+                    listing.now_ms,
+                ))
+            })
+            .collect())
+    }
+
+    /// The records behind an index set, in two round trips however many there
+    /// are: the names, then one pipeline with Redis's clock, the scores of
+    /// `scores_key` and every record.
+    async fn records(
+        &self,
+        op: &'static str,
+        index_key: &str,
+        scores_key: &str,
+        record_key: impl Fn(&str) -> String,
+    ) -> Result<Listing> {
         let mut conn = self.conn.clone();
         let mut names: Vec<String> = conn
-            .smembers(self.keys.threads())
+            .smembers(index_key)
             .await
-            .map_err(|e| Error::redis("thread.list", e))?;
+            .map_err(|e| Error::redis(op, e))?;
         names.sort();
         let mut pipe = redis::pipe();
-        pipe.cmd("TIME")
-            .zrange_withscores(self.keys.leases(), 0, -1);
+        pipe.cmd("TIME").zrange_withscores(scores_key, 0, -1);
         for name in &names {
-            pipe.hgetall(self.keys.thread(name));
+            pipe.hgetall(record_key(name));
         }
         let mut replies: Vec<Value> = pipe
             .query_async(&mut conn)
             .await
-            .map_err(|e| Error::redis("thread.list", e))?;
-        let mut rest = replies.split_off(2);
-        let (secs, micros): (u64, u64) = parse("thread.list", replies[0].clone())?;
-        let now_ms = secs * 1000 + micros / 1000;
-        let leases: Vec<(String, f64)> = parse("thread.list", replies[1].clone())?;
-        let leases: HashMap<String, f64> = leases.into_iter().collect();
-        let mut out = Vec::with_capacity(names.len());
-        for (name, fields) in names.iter().zip(rest.drain(..)) {
-            let fields: HashMap<String, String> = parse("thread.list", fields)?;
-            // A name whose record vanished between the two round trips is
-            // simply not listed.
-            if let Some(thread) = Thread::from_fields(name, &fields) {
-                out.push(view(thread, leases.get(name).copied(), now_ms));
-            }
+            .map_err(|e| Error::redis(op, e))?;
+        let rest = replies.split_off(2);
+        let (secs, micros): (u64, u64) = parse(op, replies[0].clone())?;
+        let scores: Vec<(String, f64)> = parse(op, replies[1].clone())?;
+        let mut records = Vec::with_capacity(names.len());
+        for (name, fields) in names.into_iter().zip(rest) {
+            records.push((name, parse(op, fields)?));
         }
-        Ok(out)
+        Ok(Listing {
+            now_ms: secs * 1000 + micros / 1000,
+            scores: scores.into_iter().collect(),
+            records,
+        })
     }
 
     /// An operator's change to one thread; not-found when it does not exist.
@@ -571,32 +597,17 @@ impl Store {
 
     /// Every worker with a record, live ones first, then by name.
     pub async fn workers(&self) -> Result<Vec<WorkerView>> {
-        let mut conn = self.conn.clone();
-        let mut names: Vec<String> = conn
-            .smembers(self.keys.worker_names())
-            .await
-            .map_err(|e| Error::redis("worker.list", e))?;
-        names.sort();
-        let mut pipe = redis::pipe();
-        pipe.cmd("TIME")
-            .zrange_withscores(self.keys.workers(), 0, -1);
-        for name in &names {
-            pipe.hgetall(self.keys.worker(name));
-        }
-        let mut replies: Vec<Value> = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| Error::redis("worker.list", e))?;
-        let rest = replies.split_off(2);
-        let (secs, micros): (u64, u64) = parse("worker.list", replies[0].clone())?;
-        let now_ms = secs * 1000 + micros / 1000;
-        let beats: Vec<(String, f64)> = parse("worker.list", replies[1].clone())?;
-        let beats: HashMap<String, f64> = beats.into_iter().collect();
+        let k = &self.keys;
+        let listing = self
+            .records("worker.list", &k.worker_names(), &k.workers(), |n| {
+                k.worker(n)
+            })
+            .await?;
+        let (now_ms, beats) = (listing.now_ms, listing.scores);
         let mut out = Vec::new();
         let mut gone = Vec::new();
-        for (name, fields) in names.iter().zip(rest) {
-            let fields: HashMap<String, String> = parse("worker.list", fields)?;
-            match Worker::from_fields(name, &fields) {
+        for (name, fields) in &listing.records {
+            match Worker::from_fields(name, fields) {
                 Some(mut worker) => {
                     let live = beats.get(name).is_some_and(|&exp| exp as u64 > now_ms);
                     if !live {
@@ -614,7 +625,11 @@ impl Store {
         }
         // Records expire a day after a worker vanished; forget their names.
         if !gone.is_empty() {
-            let _: std::result::Result<(), _> = conn.srem(self.keys.worker_names(), &gone).await;
+            let _: std::result::Result<(), _> = self
+                .conn
+                .clone()
+                .srem(self.keys.worker_names(), &gone)
+                .await;
         }
         out.sort_by(|a, b| {
             b.live
@@ -623,6 +638,16 @@ impl Store {
         });
         Ok(out)
     }
+}
+
+/// What [`Store::records`] read.
+struct Listing {
+    /// Redis's clock, Unix ms.
+    now_ms: u64,
+    /// Member scores of the sorted set read along.
+    scores: HashMap<String, f64>,
+    /// Each name with its record's fields (empty when the record is gone).
+    records: Vec<(String, HashMap<String, String>)>,
 }
 
 /// Converts one reply value, with an internal error naming `op` on a
