@@ -22,13 +22,13 @@
 //! numbers as integers, other numbers as doubles, strings as text, objects
 //! and arrays as their JSON text.
 //!
-//! Column values: integers and floats become numbers (an integer beyond
-//! ±2^53, which a number cannot hold exactly, becomes a string), text and
-//! blobs strings (bytes that are not UTF-8 replaced by U+FFFD), `NULL`
-//! `null`, `DATE` `"2024-05-06"`, `DATETIME`/`TIMESTAMP`
-//! `"2024-05-06T07:08:09"` (with `.ffffff` when there are microseconds),
-//! `TIME` `"07:08:09"` (`-` and hours past 24 as MySQL gives them), and
-//! `DECIMAL` a string, so no digit is lost.
+//! Column values: integers and floats become numbers, except an integer
+//! past ±(2^53 - 1), which a number cannot hold exactly and which becomes
+//! its decimal string; text and blobs become strings (bytes that are not
+//! UTF-8 replaced by U+FFFD), `NULL` `null`, `DATE` `"2024-05-06"`,
+//! `DATETIME`/`TIMESTAMP` `"2024-05-06T07:08:09"` (with `.ffffff` when there
+//! are microseconds), `TIME` `"07:08:09"` (`-` and hours past 24 as MySQL
+//! gives them), and `DECIMAL` a string, so no digit is lost.
 //!
 //! The driver is blocking and runs on the script's own thread. Each query is
 //! bounded by a 30-second read timeout; a stop takes effect when the current
@@ -421,16 +421,28 @@ fn exec(this: &JsValue, args: &[JsValue], ctx: &mut Context) -> JsResult<JsValue
     }
 }
 
+/// The largest integer a number holds exactly, together with all below it
+/// (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
+
+/// An integer column value: a number when a number holds it exactly, else
+/// its decimal text. Compared as an integer: converted to a float first,
+/// 2^53 + 1 would round to 2^53 and pass as a number that is off by one.
+fn integer(i: i128) -> JsValue {
+    if i.abs() <= MAX_SAFE_INTEGER {
+        JsValue::from(i as f64)
+    } else {
+        JsString::from(i.to_string()).into()
+    }
+}
+
 /// A column value as the script sees it; see the module docs.
 fn sql_to_js(value: mysql::Value, kind: ColumnType) -> JsValue {
     use mysql::Value as V;
-    const SAFE: f64 = 9_007_199_254_740_992.0;
     match value {
         V::NULL => JsValue::null(),
-        V::Int(i) if (i as f64).abs() <= SAFE => JsValue::from(i as f64),
-        V::Int(i) => JsString::from(i.to_string()).into(),
-        V::UInt(u) if (u as f64) <= SAFE => JsValue::from(u as f64),
-        V::UInt(u) => JsString::from(u.to_string()).into(),
+        V::Int(i) => integer(i128::from(i)),
+        V::UInt(u) => integer(i128::from(u)),
         // Through its shortest decimal form, so a FLOAT 1.1 reads as 1.1,
         // not as 1.100000023841858.
         V::Float(f) => JsValue::from(f.to_string().parse::<f64>().unwrap_or(f64::from(f))),
@@ -443,12 +455,16 @@ fn sql_to_js(value: mysql::Value, kind: ColumnType) -> JsValue {
                 | ColumnType::MYSQL_TYPE_LONG
                 | ColumnType::MYSQL_TYPE_INT24
                 | ColumnType::MYSQL_TYPE_LONGLONG
-                | ColumnType::MYSQL_TYPE_YEAR
-                | ColumnType::MYSQL_TYPE_FLOAT
-                | ColumnType::MYSQL_TYPE_DOUBLE => match text.parse::<f64>() {
-                    Ok(n) if n.abs() <= SAFE => JsValue::from(n),
-                    _ => JsString::from(text).into(),
+                | ColumnType::MYSQL_TYPE_YEAR => match text.parse::<i128>() {
+                    Ok(i) => integer(i),
+                    Err(_) => JsString::from(text).into(),
                 },
+                ColumnType::MYSQL_TYPE_FLOAT | ColumnType::MYSQL_TYPE_DOUBLE => {
+                    match text.parse::<f64>() {
+                        Ok(n) => JsValue::from(n),
+                        Err(_) => JsString::from(text).into(),
+                    }
+                }
                 _ => JsString::from(text).into(),
             }
         }
@@ -535,6 +551,32 @@ mod tests {
             ColumnType::MYSQL_TYPE_NEWDECIMAL,
         );
         assert_eq!(v.as_string().unwrap().to_std_string_lossy(), "12.3400");
+        let v = sql_to_js(
+            mysql::Value::Int((1 << 53) + 1),
+            ColumnType::MYSQL_TYPE_LONGLONG,
+        );
+        assert_eq!(
+            v.as_string().unwrap().to_std_string_lossy(),
+            "9007199254740993"
+        );
+        let v = sql_to_js(
+            mysql::Value::Int((1 << 53) - 1),
+            ColumnType::MYSQL_TYPE_LONGLONG,
+        );
+        assert_eq!(v.as_number(), Some(9_007_199_254_740_991.0));
+        let v = sql_to_js(
+            mysql::Value::Bytes(b"9007199254740993".to_vec()),
+            ColumnType::MYSQL_TYPE_LONGLONG,
+        );
+        assert_eq!(
+            v.as_string().unwrap().to_std_string_lossy(),
+            "9007199254740993"
+        );
+        let v = sql_to_js(
+            mysql::Value::Bytes(b"1e300".to_vec()),
+            ColumnType::MYSQL_TYPE_DOUBLE,
+        );
+        assert_eq!(v.as_number(), Some(1e300));
         let v = sql_to_js(mysql::Value::Int(1 << 60), ColumnType::MYSQL_TYPE_LONGLONG);
         assert_eq!(
             v.as_string().unwrap().to_std_string_lossy(),
