@@ -123,6 +123,24 @@ fn every_tick_runs_once_on_three_workers_and_survives_a_kill() {
         .filter_map(|e| e["worker"].as_str().map(String::from))
         .collect();
     assert!(workers.len() >= 2, "the runs were spread over {workers:?}");
+
+    // Twenty ticks later the job still owns the same four keys: claims keep
+    // their state in the record, not in a key per tick.
+    let job_keys: BTreeSet<String> = tc
+        .cluster_keys()
+        .into_iter()
+        .filter(|k| k[tc.key("").len()..].contains("job"))
+        .collect();
+    let expected: BTreeSet<String> = [
+        "job:recorder",
+        "job-history:recorder",
+        "jobs",
+        "jobs-generation",
+    ]
+    .iter()
+    .map(|k| tc.key(k))
+    .collect();
+    assert_eq!(job_keys, expected);
 }
 
 /// A run that outlasts its period makes the ticks during it skipped, and

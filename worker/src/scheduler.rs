@@ -263,6 +263,13 @@ impl Scheduler {
                     break;
                 }
             } else {
+                if self.store.is_none() && self.next_due().is_some_and(|d| d <= Instant::now()) {
+                    // Reconnect now rather than at the next sync, so that a
+                    // dropped connection costs no more ticks than it must.
+                    if let Err(e) = self.store().await {
+                        self.failed("reconnecting", &e);
+                    }
+                }
                 self.take_due();
             }
 
@@ -433,26 +440,25 @@ impl Scheduler {
                 continue;
             };
 
-            // An operator's `hatter jobs run`: one try per request.
-            if let Some(token) = entry.spec.run_request.take() {
-                if eligible {
-                    entry.claiming = true;
-                    let tick = Tick {
-                        at_ms: now_ms,
-                        prev_ms: None,
-                        next_ms: schedule.next_after(now_ms),
-                    };
-                    spawn_claim(
-                        &mut self.claims,
-                        store.clone(),
-                        worker.clone(),
-                        name.clone(),
-                        entry.spec.version,
-                        schedule,
-                        tick,
-                        Some(token),
-                    );
-                }
+            // An operator's `hatter jobs run`: one try per request, made
+            // while this worker is eligible.
+            if let Some(token) = entry.spec.run_request.take_if(|_| eligible) {
+                entry.claiming = true;
+                let tick = Tick {
+                    at_ms: now_ms,
+                    prev_ms: None,
+                    next_ms: schedule.next_after(now_ms),
+                };
+                spawn_claim(
+                    &mut self.claims,
+                    store.clone(),
+                    worker.clone(),
+                    name.clone(),
+                    entry.spec.version,
+                    schedule,
+                    tick,
+                    Some(token),
+                );
                 continue;
             }
 
@@ -537,7 +543,7 @@ impl Scheduler {
                 self.start(r.name, claim, source, tick_ms, r.sent);
             }
             ClaimReply::Skipped => {
-                tracing::info!(worker = %worker, job = %r.name, tick = r.tick.at_ms, "tick skipped: the previous run still runs");
+                tracing::debug!(worker = %worker, job = %r.name, tick = r.tick.at_ms, "tick skipped: the previous run still runs");
             }
             ClaimReply::Late => {
                 tracing::warn!(worker = %worker, job = %r.name, tick = r.tick.at_ms, "tick came more than one period late; recorded as missed");
