@@ -10,6 +10,8 @@
 //!   an API group is adding a module and one line in [`Script::load`].
 //! - [`convert`]: JS values to and from Redis values and display text.
 //! - [`scope`]: how a source is evaluated so its top-level state is fast.
+//! - [`nesting`]: sources nested too deep for the parser's stack are
+//!   refused before it sees them (the script's own, `eval`, `Function`).
 //!
 //! # How bindings reach their state
 //!
@@ -30,6 +32,7 @@ pub mod console;
 pub mod convert;
 pub mod env;
 pub mod http_api;
+pub mod nesting;
 pub mod redis_api;
 pub mod scope;
 pub mod sql_api;
@@ -59,12 +62,19 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::run::RunControl;
 
-/// Engine budgets for one script.
+/// Engine budgets for one script. Exceeding either raises an error that
+/// JavaScript cannot catch, so the run ends with it (a crash of that thread
+/// only).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Most iterations of one loop.
+    /// Most loop iterations one call of a function may run: boa counts the
+    /// iterations of every loop in a call frame together, from zero at each
+    /// call, so each `main()` call has the whole budget, and a loop that
+    /// calls a function per iteration spends only one iteration of its own
+    /// frame per call.
     pub loop_iterations: u64,
-    /// Deepest call nesting.
+    /// Deepest call nesting, native calls back into JavaScript (getters,
+    /// `toString`) included.
     pub recursion: usize,
 }
 
@@ -349,7 +359,11 @@ pub struct Script {
 impl Script {
     /// Builds a context for `host`, registers the API and evaluates `source`.
     pub fn load(host: Rc<ScriptHost>, source: &str, limits: &Limits) -> JsResult<Script> {
-        let mut ctx = Context::default();
+        // Refused before the parser sees it: see `nesting`.
+        nesting::check(source, "the script")?;
+        let mut ctx = Context::builder()
+            .host_hooks(Rc::new(nesting::Hooks))
+            .build()?;
         let rl = ctx.runtime_limits_mut();
         rl.set_loop_iteration_limit(limits.loop_iterations);
         rl.set_recursion_limit(limits.recursion);
