@@ -1758,7 +1758,10 @@ function cleanup() {{
 /// keeps moving and `/health` answers; the loop budget then crashes the
 /// spinning thread with an error naming `--loop-limit`. Recursion without
 /// end, plain or through a getter, crashes only its own thread with an
-/// error naming `--recursion-limit`. The worker lives on.
+/// error naming `--recursion-limit`, and a source nested deeper than the
+/// parser's stack could take is refused with a `SyntaxError` (the script's
+/// own source crashes its thread; `eval` and `Function` throw). The worker
+/// lives on.
 #[test]
 fn runaway_loops_and_recursion_crash_only_their_thread() {
     let tc = TestCluster::new("api-runaway");
@@ -1787,7 +1790,31 @@ function main() {
         "getter.js",
         "var o = { get x() { return o.x; } };\nfunction main() { return o.x; }\n",
     );
-    for f in [&runaway, &ticker, &recurse, &getter] {
+    // Nested deeper than the parser's stack could take: refused before it
+    // is parsed, instead of aborting the worker.
+    let nested = tc.script(
+        "nested.js",
+        &format!("var z = {}1{};\n", "(".repeat(500), ")".repeat(500)),
+    );
+    let nested_eval = script(
+        &tc,
+        "nested_eval.js",
+        r#"
+var done = false;
+function main() {
+  if (done) return;
+  done = true;
+  var deep = "(".repeat(600) + "1" + ")".repeat(600);
+  var fine = "(".repeat(150) + "7" + ")".repeat(150);
+  redis.Do("SET", "observed:nested_eval", JSON.stringify({
+    eval_deep: threw(function () { eval(deep); }),
+    function_deep: threw(function () { new Function("return " + deep); }),
+    eval_fine: show(eval(fine))
+  }));
+}
+"#,
+    );
+    for f in [&runaway, &ticker, &recurse, &getter, &nested, &nested_eval] {
         tc.add_thread(f, &["--hang", "100ms"]);
     }
     let health_port = free_port();
@@ -1866,6 +1893,21 @@ function main() {
             "{name}: the error names the recursion limit: {t:?}"
         );
     }
+    let t = wait_state(&tc, "nested", "crashed", secs(10));
+    assert!(
+        t["error"].contains("SyntaxError") && t["error"].contains("nests brackets 500 levels"),
+        "a source nested 500 deep is refused with a clear error: {t:?}"
+    );
+    let obs = observed(&tc, "observed:nested_eval", secs(10));
+    let mut c = Checks::new("nested_eval.js", &obs);
+    c.contains(
+        "eval_deep",
+        &["SyntaxError: the source given to eval() nests brackets 600 levels deep"],
+    );
+    c.contains("function_deep", &["SyntaxError:", "nests brackets 6"]);
+    c.eq("eval_fine", json!(7));
+    c.done();
+
     let before = tc.llen("ticks");
     std::thread::sleep(ms(600));
     assert!(tc.llen("ticks") > before, "the ticker still runs");
