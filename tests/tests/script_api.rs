@@ -1930,3 +1930,139 @@ fn get_health(port: u16) -> String {
     };
     attempt().unwrap_or_else(|e| format!("error: {e}"))
 }
+
+// ---------------------------------------------------------------------------
+// The examples
+// ---------------------------------------------------------------------------
+
+/// The path of `examples/NAME` in the repository.
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The API examples run as their comments say, on one worker: lifecycle.js
+/// greets, stops itself after `STOP_AFTER` calls and starts again;
+/// redis-counter.js counts, takes a queued job and shows an error reply;
+/// http-check.js gets `EXAMPLE_URL` and posts to `EXAMPLE_REPORT_URL`;
+/// sql-report.js (with `HATS_TEST_MYSQL_URL` set) writes and counts rows.
+/// None of them crashes.
+#[test]
+fn api_examples_run() {
+    let server = start_http_server();
+    let echo = format!("http://{}/echo", server.addr);
+    let tc = TestCluster::new("api-examples");
+    tc.query::<()>(redis::cmd("RPUSH").arg("example:jobs").arg("from-the-test"));
+    let mysql = std::env::var("HATS_TEST_MYSQL_URL").ok();
+    let table = format!("hats_example_{:08x}", random_u64() & 0xffff_ffff);
+    let mut names = vec!["lifecycle", "redis-counter", "http-check"];
+    let mut scripts = vec![
+        example("lifecycle.js"),
+        example("redis-counter.js"),
+        example("http-check.js"),
+    ];
+    let dropper = script(
+        &tc,
+        "dropper.js",
+        r#"
+var done = false;
+function main() {
+  if (done || redis.Do("GET", "drop-now")[0] === null) return;
+  done = true;
+  var db = sql.New(env.Get("EXAMPLE_MYSQL_DSN"), "mysql");
+  redis.Do("SET", "dropped", show(db.Exec("DROP TABLE IF EXISTS " + env.Get("EXAMPLE_TABLE"))));
+  db.Close();
+}
+"#,
+    );
+    match &mysql {
+        Some(_) => {
+            names.push("sql-report");
+            scripts.push(example("sql-report.js"));
+            scripts.push(dropper.display().to_string());
+        }
+        None => println!("sql-report.js skipped: HATS_TEST_MYSQL_URL is not set"),
+    }
+    let scripts = scripts.join(",");
+    let mut envs = vec![
+        ("STOP_AFTER", "2"),
+        ("GREETING", "bonjour"),
+        ("EXAMPLE_URL", echo.as_str()),
+        ("EXAMPLE_REPORT_URL", echo.as_str()),
+        ("EXAMPLE_TABLE", table.as_str()),
+    ];
+    if let Some(url) = &mysql {
+        envs.push(("EXAMPLE_MYSQL_DSN", url.as_str()));
+    }
+    let mut w = worker_env(&tc, "w1", &["--scripts", &scripts, "--run-now"], &envs);
+
+    let has = |name: &str, text: &str| log_lines(&tc, name).iter().any(|(_, l)| l.contains(text));
+    eventually("the examples to do their work", secs(20), ms(100), || {
+        let http: std::collections::HashMap<String, String> =
+            tc.query(redis::cmd("HGETALL").arg("example:http"));
+        let mut missing = Vec::new();
+        let greetings = log_lines(&tc, "lifecycle")
+            .iter()
+            .filter(|(_, l)| l.starts_with("bonjour from lifecycle on worker w1"))
+            .count();
+        if greetings < 2 {
+            missing.push(format!("lifecycle greeted {greetings} times"));
+        }
+        if !has(
+            "lifecycle",
+            "cleanup after 2 calls (Stopped: true, ShuttingDown: false)",
+        ) {
+            missing.push("lifecycle's cleanup line".to_string());
+        }
+        if !has(
+            "redis-counter",
+            "took job `from-the-test` from example:jobs",
+        ) {
+            missing.push("redis-counter's job".to_string());
+        }
+        if !has(
+            "redis-counter",
+            "an error reply looks like this: [null, \"WRONGTYPE",
+        ) {
+            missing.push("redis-counter's error reply".to_string());
+        }
+        if tc.counter("example:counter") < 2 {
+            missing.push("example:counter below 2".to_string());
+        }
+        if http.get("up").map(String::as_str) != Some("true")
+            || http.get("status").map(String::as_str) != Some("200")
+        {
+            missing.push(format!("example:http is {http:?}"));
+        }
+        if mysql.is_some() && !has("sql-report", "w1: 2 ticks, the last at ") {
+            missing.push("sql-report's count of 2".to_string());
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(missing.join("; "))
+        }
+    });
+    for name in &names {
+        let t = tc.thread(name);
+        assert!(
+            t.get("error").map(String::as_str).unwrap_or("").is_empty() && t["state"] != "crashed",
+            "example {name} must not crash: {t:?}"
+        );
+    }
+    if mysql.is_some() {
+        tc.query::<()>(redis::cmd("SET").arg("drop-now").arg("1"));
+        let dropped = eventually(
+            "the example's table to be dropped",
+            secs(10),
+            ms(50),
+            || {
+                tc.try_query::<Option<String>>(redis::cmd("GET").arg("dropped"))
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "not yet".to_string())
+            },
+        );
+        assert_eq!(dropped, "0", "DROP TABLE of the example's table");
+    }
+    w.sigterm();
+    assert_eq!(w.exit_code(secs(15)), 0, "the worker stops cleanly");
+}
