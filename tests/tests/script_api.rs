@@ -288,14 +288,17 @@ function main() {
 }
 "#,
     );
-    // Stopped by hatter while idle between main() calls; records in
-    // cleanup() what it sees then, once per run.
+    // Stopped by hatter; records in cleanup() what it sees then, once per
+    // run.
     let stoppee = script(
         &tc,
         "stoppee.js",
         r#"
-var mains = 0, stoppedInMain = [];
-function main() { mains++; if (stoppedInMain.length < 3) stoppedInMain.push(thread.Stopped); }
+var stoppedInMain = [];
+function main() {
+  if (stoppedInMain.length < 3) stoppedInMain.push(thread.Stopped);
+  redis.Do("INCR", "stoppee:mains");
+}
 function cleanup() {
   redis.Do("RPUSH", "observed:stoppee", JSON.stringify({
     stopped_in_main: show(stoppedInMain),
@@ -440,17 +443,21 @@ function cleanup() {{
         "console lines of globals.js in its log stream (level, line)"
     );
 
-    // A stop from hatter while the thread idles between main() calls: its
-    // cleanup() sees thread.Stopped true, and the thread runs again.
-    eventually("stoppee to run main()", secs(10), ms(50), || {
-        let runs: Option<String> = tc.query(
-            redis::cmd("HGET")
-                .arg(tc.key("thread:stoppee"))
-                .arg("epoch"),
-        );
-        runs.ok_or_else(|| "no epoch yet".to_string())
-    });
-    std::thread::sleep(ms(500));
+    // A stop from hatter: cleanup() sees thread.Stopped true, and the
+    // thread runs again.
+    eventually(
+        "stoppee to run main() three times",
+        secs(10),
+        ms(50),
+        || {
+            let n = tc.counter("stoppee:mains");
+            if n >= 3 {
+                Ok(())
+            } else {
+                Err(format!("{n} calls"))
+            }
+        },
+    );
     tc.hatter(&["threads", "stop", "stoppee"]).ok();
     eventually(
         "stoppee's cleanup() after the stop",
