@@ -436,7 +436,7 @@ impl Store {
         let k = self.keys();
         let (fields, entries, now): (HashMap<String, String>, Vec<String>, Value) = redis::pipe()
             .hgetall(k.job(name))
-            .lrange(k.job_history(name), 0, history as isize - 1)
+            .lrange(k.job_history(name), 0, history.max(1) as isize - 1)
             .cmd("TIME")
             .query_async(&mut self.connection())
             .await
