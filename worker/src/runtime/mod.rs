@@ -424,7 +424,8 @@ pub fn describe_error(err: &JsError) -> String {
         let text = engine.to_string();
         if text.contains("iteration loops") {
             return format!(
-                "{text} (a loop ran past the worker's --loop-limit; raise it if the loop is meant to)"
+                "{text} (the loops of one function call ran more iterations together than \
+                 the worker's --loop-limit; raise it if they are meant to)"
             );
         }
         if text.contains("recursive calls") || text.contains("stack size") {
