@@ -236,7 +236,13 @@ pub struct RunSpec {
 /// Stack of a script thread. The engine recurses on the native stack for some
 /// constructs, so this is sized for [`Limits::recursion`]; untouched stack
 /// pages cost no memory.
-const SCRIPT_STACK: usize = 64 * 1024 * 1024;
+///
+/// Some of the engine's built-ins (`String()` or `JSON.stringify` of data
+/// nested tens of thousands deep) recurse on the native stack without a
+/// limit of their own; a stack overflow aborts the whole process, so the
+/// stack is generous. Data nested deeper than it allows still takes the
+/// worker down; that limitation is listed in the README.
+const SCRIPT_STACK: usize = 256 * 1024 * 1024;
 
 /// Starts a run on its own OS thread; the end is sent on `done`.
 pub fn spawn(
@@ -251,7 +257,21 @@ pub fn spawn(
         .stack_size(SCRIPT_STACK)
         .spawn(move || {
             let epoch = control.epoch;
-            let ending = run(spec, &control, shared);
+            // A panic in the engine or a binding ends this run as a crash
+            // instead of leaving the thread `running` with nobody running
+            // it.
+            let ending = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(spec, &control, shared)
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".to_string());
+                tracing::error!(thread = %name, panic = %what, "the script engine panicked");
+                Ending::Crashed(format!("the script engine failed on this script: {what}"))
+            });
             let _ = done.send(Finished {
                 name,
                 epoch,

@@ -96,8 +96,9 @@ pub struct Args {
     #[arg(long, env = "HATS_HEALTH_PORT", value_name = "PORT")]
     pub health_port: Option<u16>,
 
-    /// Most iterations one loop of a script may run before the script is
-    /// stopped as runaway [default: 100000000]
+    /// Most loop iterations one call of a script's function (or its top-level
+    /// code) may run, all its loops counted together, before the script is
+    /// crashed as runaway [default: 100000000]
     #[arg(long, env = "HATS_LOOP_LIMIT", value_name = "N")]
     pub loop_limit: Option<u64>,
 
@@ -151,8 +152,9 @@ pub struct Settings {
     pub http: HttpLimits,
 }
 
-/// Default per-loop iteration budget: a `while (true) {}` ends in seconds,
-/// while any loop that does real work per iteration stays far below it.
+/// Default loop iteration budget of one call (the engine counts every loop
+/// iteration of a call together): a `while (true) {}` ends in seconds, while
+/// a call whose loops do real work per iteration stays far below it.
 pub const DEFAULT_LOOP_LIMIT: u64 = 100_000_000;
 
 /// Default call depth budget; the script threads' stacks are sized for it.
