@@ -31,10 +31,12 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: engine and script-API speed figures (not part of CI)
+## bench: script speed figures, then cron tick lateness (not part of CI;
+## make bench-cluster measures takeover, bookkeeping and memory)
 bench:
 	@scripts/ensure-redis-server.sh
 	$(CARGO) run --release -p hats-bench --bin script-bench
+	$(MAKE) bench-cron
 
 ## bench-cluster: takeover times and bookkeeping cost of real workers (not part of CI)
 bench-cluster:
