@@ -16,7 +16,9 @@ port="${address##*:}"
 answers() {
   # A PING over bash's /dev/tcp, so redis-cli is not needed.
   local h=$1 p=$2 reply
-  exec 3<>"/dev/tcp/$h/$p" 2>/dev/null || return 1
+  # The braces keep the redirection of errors to this one connect; on
+  # `exec` itself it would silence the rest of the script too.
+  { exec 3<>"/dev/tcp/$h/$p"; } 2>/dev/null || return 1
   printf 'PING\r\n' >&3
   read -r -t 2 reply <&3 || true
   exec 3>&-
@@ -34,7 +36,9 @@ cleanup() {
     wait "$redis_pid" 2>/dev/null || true
     echo "stopped the throwaway redis-server on port $port" >&2
   fi
-  [ -n "$tmp" ] && rm -rf "$tmp"
+  if [ -n "$tmp" ]; then
+    rm -rf "$tmp"
+  fi
 }
 trap cleanup EXIT
 
@@ -43,7 +47,7 @@ if answers "$host" "$port"; then
 else
   port=""
   for p in $(seq 6390 6490); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    if ! { (exec 3<>"/dev/tcp/127.0.0.1/$p"); } 2>/dev/null; then
       port=$p
       break
     fi

@@ -11,6 +11,7 @@ fn main() {
         .with_env_filter(filter)
         .with_target(false)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let settings = match Settings::resolve(args) {

@@ -703,9 +703,10 @@ fn spawn_claim(
     token: Option<String>,
 ) {
     set.spawn(async move {
-        let sent = Instant::now();
         let manual = token.is_some();
-        let reply = claim(
+        // The lease a claim grants counts from when its last attempt was
+        // sent, not from the first: an early claim may sleep and retry.
+        let (reply, sent) = match claim(
             &store,
             &worker,
             &name,
@@ -714,7 +715,11 @@ fn spawn_claim(
             tick,
             token.as_deref(),
         )
-        .await;
+        .await
+        {
+            Ok((reply, sent)) => (Ok(reply), sent),
+            Err(e) => (Err(e), Instant::now()),
+        };
         ClaimResult {
             name,
             version,
@@ -726,7 +731,8 @@ fn spawn_claim(
     });
 }
 
-/// Claims one tick, answering the script's "early" and "count" replies.
+/// Claims one tick, answering the script's "early" and "count" replies;
+/// the reply and when the attempt that got it was sent.
 async fn claim(
     store: &Store,
     worker: &str,
@@ -735,7 +741,7 @@ async fn claim(
     schedule: &Schedule,
     tick: Tick,
     token: Option<&str>,
-) -> Result<ClaimReply, Error> {
+) -> Result<(ClaimReply, Instant), Error> {
     let mut missed: Option<MissedCount> = None;
     for _ in 0..4 {
         let what = match token {
@@ -753,6 +759,7 @@ async fn claim(
             next_ms: tick.next_ms,
             lease_ms: JOB_LEASE.as_millis() as u64,
         };
+        let sent = Instant::now();
         match store.claim_job(name, &req).await? {
             ClaimReply::Early(ms) if ms < 2000 => {
                 tokio::time::sleep(Duration::from_millis(ms + 1)).await;
@@ -780,10 +787,10 @@ async fn claim(
                     first_ms: schedule.next_after(from_ms),
                 });
             }
-            other => return Ok(other),
+            other => return Ok((other, sent)),
         }
     }
-    Ok(ClaimReply::Taken)
+    Ok((ClaimReply::Taken, Instant::now()))
 }
 
 #[cfg(test)]
