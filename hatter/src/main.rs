@@ -26,6 +26,14 @@ use crate::cli::{Cli, Command};
 use crate::error::CliResult;
 
 fn main() {
+    // Output piped into `head` and the like ends hatter quietly when the
+    // reader goes away, as with other command-line tools, instead of a panic
+    // on the failed write.
+    // SAFETY: restoring the default action of one signal before any other
+    // thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

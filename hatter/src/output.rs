@@ -11,7 +11,7 @@ use crate::error::{CliError, CliResult};
 pub enum Format {
     /// Tables and sentences.
     Table,
-    /// JSON on one line per result.
+    /// JSON: an array for listings, an object for one item.
     Json,
 }
 

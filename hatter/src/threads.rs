@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use serde_json::json;
-use shared::model::{format_duration, name_from_path, parse_duration, validate_name, Status};
+use shared::model::{
+    format_duration, name_from_path, parse_duration, validate_name, State, Status,
+};
 use shared::store::{AdminOp, AdminOutcome, NewThread, Registered, ThreadView};
 
 use crate::cli::ThreadCommand;
@@ -144,10 +146,12 @@ async fn list(ctx: &Context) -> CliResult<()> {
             v.heartbeat_age_ms
                 .map(|a| format!("{} ago", output::age(a)))
                 .unwrap_or_else(|| "-".into()),
-            if t.error.is_empty() {
-                "".into()
-            } else {
+            // The last error stays in `show`; the listing shows it while it
+            // is the reason the thread does not run.
+            if t.state == State::Crashed {
                 output::short(&t.error, 50)
+            } else {
+                String::new()
             },
         ]);
     }

@@ -118,11 +118,8 @@ fn every_tick_runs_once_on_three_workers_and_survives_a_kill() {
     );
     let h = history(&tc, "recorder");
     assert!(outcomes(&h, "missed").is_empty(), "missed ticks: {h:?}");
-    let workers: BTreeSet<String> = h
-        .iter()
-        .filter_map(|e| e["worker"].as_str().map(String::from))
-        .collect();
-    assert!(workers.len() >= 2, "the runs were spread over {workers:?}");
+    // Which worker wins each tick is a race the claim settles; nothing
+    // promises that the wins are spread, so the test does not ask for it.
 
     // Twenty ticks later the job still owns the same four keys: claims keep
     // their state in the record, not in a key per tick.

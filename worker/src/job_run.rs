@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::run::{RunControl, StopReason};
-use crate::runtime::{self, Kind, Limits, ScriptHost, WorkerShared};
+use crate::runtime::{self, console, Kind, Limits, ScriptHost, WorkerShared};
 
 /// Stack of a job's script thread; see the same constant for threads in
 /// [`crate::run`].
@@ -81,7 +81,7 @@ fn run(spec: JobRunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -
     let host = ScriptHost::new(shared, control.clone(), Kind::Job, &spec.name);
     let source = with_tick(&spec.source, spec.tick_ms);
     let started = Instant::now();
-    let result = runtime::Script::load(host, &source, &spec.limits).map(drop);
+    let result = runtime::Script::load(host.clone(), &source, &spec.limits).map(drop);
     let duration = started.elapsed();
 
     let reason = control.reason();
@@ -94,6 +94,11 @@ fn run(spec: JobRunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -
         Err(_) if lost => Some(control.refusal()),
         Err(e) => Some(runtime::describe_error(&e)),
     };
+    // The failure also goes to the job's own log, next to what the script
+    // printed, where `hatter jobs logs` shows it.
+    if let (Some(error), false) = (&error, lost) {
+        console::write_line(&host, console::Level::Warn, format!("run failed: {error}"));
+    }
     JobDone {
         name: spec.name,
         claim: control.epoch,

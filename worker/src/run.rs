@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use boa_engine::JsError;
 use tokio::sync::{mpsc, Notify};
 
-use crate::runtime::{self, Limits, ScriptHost, WorkerShared};
+use crate::runtime::{self, console, Limits, ScriptHost, WorkerShared};
 
 /// Why a run was asked to end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,13 +285,17 @@ pub fn spawn(
 fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> Ending {
     let host = ScriptHost::new(shared, control.clone(), runtime::Kind::Thread, &spec.name);
     let mut script = None;
-    let result = phases(&spec, host, control, &mut script);
+    let result = phases(&spec, host.clone(), control, &mut script);
 
     // An error is a crash unless the run was being ended: an API call
-    // refused after a stop surfaces as an error out of main().
+    // refused after a stop surfaces as an error out of main(). The crash is
+    // also written to the thread's own log, where `hatter threads logs`
+    // shows it next to what the script printed.
     if let Err((phase, e)) = &result {
         if !control.stopped() && !control.fenced() {
-            return Ending::Crashed(format!("{phase}: {}", runtime::describe_error(e)));
+            let error = format!("{phase}: {}", runtime::describe_error(e));
+            console::write_line(&host, console::Level::Warn, format!("crashed: {error}"));
+            return Ending::Crashed(error);
         }
     }
 
@@ -305,7 +309,12 @@ fn run(spec: RunSpec, control: &Arc<RunControl>, shared: Arc<WorkerShared>) -> E
             if let Some(cleanup) = script.function("cleanup") {
                 control.in_cleanup.store(true, Ordering::SeqCst);
                 if let Err(e) = script.call(&cleanup) {
-                    tracing::warn!(thread = %spec.name, error = %runtime::describe_error(&e), "cleanup() failed");
+                    let error = runtime::describe_error(&e);
+                    console::write_line(
+                        &host,
+                        console::Level::Warn,
+                        format!("cleanup() failed: {error}"),
+                    );
                 }
             }
         }

@@ -368,6 +368,8 @@ impl Script {
         rl.set_loop_iteration_limit(limits.loop_iterations);
         rl.set_recursion_limit(limits.recursion);
         rl.set_stack_size_limit(limits.recursion.saturating_mul(64).max(10 * 1024));
+        // Errors name the thread or job: `hello.js:4:7`.
+        let path = std::path::PathBuf::from(format!("{}.js", host.name));
         ctx.realm().host_defined_mut().insert(HostSlot { host });
 
         console::register(&mut ctx)?;
@@ -382,10 +384,15 @@ impl Script {
         // reported exactly as for a script (see `scope`).
         boa_engine::Script::parse(Source::from_bytes(source), None, &mut ctx)?;
         let lookup = if scope::can_wrap(source) {
-            let lookup = ctx.eval(Source::from_bytes(&scope::wrap(source)))?;
-            lookup.as_callable()
+            let wrapped = scope::wrap(source);
+            let body = ctx.eval(Source::from_bytes(&wrapped).with_path(&path))?;
+            let body = body.as_callable().ok_or_else(|| {
+                JsNativeError::typ().with_message("the wrapped source is not a function")
+            })?;
+            let this = JsValue::from(ctx.global_object());
+            body.call(&this, &[], &mut ctx)?.as_callable()
         } else {
-            ctx.eval(Source::from_bytes(source))?;
+            ctx.eval(Source::from_bytes(source).with_path(&path))?;
             None
         };
         ctx.run_jobs()?;

@@ -29,16 +29,19 @@ pub fn can_wrap(source: &str) -> bool {
     !identifiers(source).any(|w| REVEALING.contains(&w))
 }
 
-/// The source wrapped as a function body. The function returns a lookup
-/// function for the lifecycle functions. The source starts on the first line
-/// so that line numbers in errors stay right.
+/// The source wrapped as a function body; evaluating the text gives the
+/// function, which the worker calls with the global object as `this`. Called
+/// from the host rather than from the text itself, an error thrown by the
+/// top-level code is reported at its own position, not at the call. The
+/// function returns a lookup function for the lifecycle functions. The source
+/// starts on the first line so that line numbers in errors stay right.
 pub fn wrap(source: &str) -> String {
     format!(
         "(function(){{{source}\n;return function(n){{switch(n){{\
          case 'init':return typeof init==='function'?init:undefined;\
          case 'main':return typeof main==='function'?main:undefined;\
          case 'cleanup':return typeof cleanup==='function'?cleanup:undefined;\
-         default:return undefined;}}}};}}).call(this)"
+         default:return undefined;}}}};}})"
     )
 }
 
