@@ -45,7 +45,10 @@ fn bin(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe.parent().context("exe dir")?.join(name);
     if !path.exists() {
-        bail!("{} is missing: run `cargo build --release --workspace` first", path.display());
+        bail!(
+            "{} is missing: run `cargo build --release --workspace` first",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -89,7 +92,16 @@ impl Bench {
         let dir = tempdir::Dir::new()?;
         let port = free_port()?;
         let redis = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -98,13 +110,24 @@ impl Bench {
         let addr = format!("127.0.0.1:{port}");
         let client = redis::Client::open(format!("redis://{addr}"))?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while client.get_connection().and_then(|mut c| redis::cmd("PING").query::<String>(&mut c)).is_err() {
+        while client
+            .get_connection()
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_err()
+        {
             if Instant::now() > deadline {
                 bail!("redis-server did not start on {addr}");
             }
             sleep(Duration::from_millis(50));
         }
-        Ok(Bench { dir, addr, client, worker: bin("worker")?, hatter: bin("hatter")?, _redis: Proc(redis) })
+        Ok(Bench {
+            dir,
+            addr,
+            client,
+            worker: bin("worker")?,
+            hatter: bin("hatter")?,
+            _redis: Proc(redis),
+        })
     }
 
     fn conn(&self) -> Result<redis::Connection> {
@@ -114,7 +137,14 @@ impl Bench {
     fn worker(&self, cluster: &str, name: &str) -> Result<Proc> {
         let log = std::fs::File::create(self.dir.path().join(format!("{cluster}-{name}.log")))?;
         let child = Command::new(&self.worker)
-            .args(["--redis-address", &self.addr, "--cluster-name", cluster, "--worker-name", name])
+            .args([
+                "--redis-address",
+                &self.addr,
+                "--cluster-name",
+                cluster,
+                "--worker-name",
+                name,
+            ])
             .args(["--health-port", "0"])
             // The benchmark loads the machine itself; health gating would
             // make workers drop their threads and measure that instead.
@@ -135,7 +165,10 @@ impl Bench {
             .output()?;
         let took = start.elapsed();
         if !out.status.success() {
-            bail!("hatter {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "hatter {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(took)
     }
@@ -153,10 +186,16 @@ impl Bench {
         // The first through hatter, so the path is the real one; the rest
         // the same way in a loop would take a process start each, so they are
         // registered through the library directly.
-        self.hatter(cluster, &["threads", "add", path.to_str().unwrap(), "--name", "idle-0"])?;
+        self.hatter(
+            cluster,
+            &["threads", "add", path.to_str().unwrap(), "--name", "idle-0"],
+        )?;
         let rt = tokio::runtime::Runtime::new()?;
         rt.block_on(async {
-            let settings = shared::config::RedisSettings { address: Some(self.addr.clone()), ..Default::default() };
+            let settings = shared::config::RedisSettings {
+                address: Some(self.addr.clone()),
+                ..Default::default()
+            };
             let conn = shared::conn::connect(&settings, "bench", None).await?;
             let store = shared::store::Store::new(conn, shared::Keyspace::new(cluster));
             for i in 1..count {
@@ -186,7 +225,10 @@ impl Bench {
         let deadline = Instant::now() + timeout;
         while self.running(cluster)? < count {
             if Instant::now() > deadline {
-                bail!("only {} of {count} threads running after {timeout:?}", self.running(cluster)?);
+                bail!(
+                    "only {} of {count} threads running after {timeout:?}",
+                    self.running(cluster)?
+                );
             }
             sleep(Duration::from_millis(100));
         }
@@ -199,7 +241,10 @@ impl Bench {
         let mut total = 0;
         for line in info.lines() {
             if let Some(rest) = line.strip_prefix("cmdstat_") {
-                if let Some(calls) = rest.split(&[':', ','][..]).find_map(|f| f.strip_prefix("calls=")) {
+                if let Some(calls) = rest
+                    .split(&[':', ','][..])
+                    .find_map(|f| f.strip_prefix("calls="))
+                {
                     total += calls.parse::<u64>().unwrap_or(0);
                 }
             }
@@ -219,7 +264,9 @@ fn rss_mib(pid: u32) -> Result<f64> {
 }
 
 fn sigterm(p: &mut Proc) {
-    let _ = Command::new("kill").args(["-TERM", &p.0.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &p.0.id().to_string()])
+        .status();
     let _ = p.0.wait();
 }
 
@@ -241,7 +288,10 @@ fn bookkeeping(b: &Bench, threads: usize) -> Result<(f64, Option<f64>)> {
     let after = b.total_calls()? - 1;
     let per_second = (after - before) as f64 / window.as_secs_f64();
     let rss = if threads >= 1000 {
-        let total: f64 = workers.iter().map(|w| rss_mib(w.0.id()).unwrap_or(0.0)).sum();
+        let total: f64 = workers
+            .iter()
+            .map(|w| rss_mib(w.0.id()).unwrap_or(0.0))
+            .sum();
         Some(total)
     } else {
         None
@@ -254,7 +304,10 @@ fn bookkeeping(b: &Bench, threads: usize) -> Result<(f64, Option<f64>)> {
 
 fn main() -> Result<()> {
     let b = Bench::start()?;
-    println!("cluster benchmark: release binaries, redis-server at {}", b.addr);
+    println!(
+        "cluster benchmark: release binaries, redis-server at {}",
+        b.addr
+    );
 
     // 1. Bookkeeping at rest.
     let (small, _) = bookkeeping(&b, 10)?;
@@ -262,7 +315,10 @@ fn main() -> Result<()> {
     println!("bookkeeping, 3 idle workers (INFO commandstats delta over 10 s)");
     println!("  10 threads:     {small:8.1} commands/s");
     println!("  1,000 threads:  {large:8.1} commands/s");
-    println!("  ratio:          {:8.2}x (target within 1.5x)", large / small);
+    println!(
+        "  ratio:          {:8.2}x (target within 1.5x)",
+        large / small
+    );
     if let Some(rss) = rss3 {
         println!("  RSS of the 3 workers together at 1,000 threads: {rss:.0} MiB");
     }
@@ -275,9 +331,12 @@ fn main() -> Result<()> {
     sleep(Duration::from_secs(3));
     let rss = rss_mib(one.0.id())?;
     println!("memory: one worker running 1,000 idle threads: {rss:.0} MiB RSS (target < 512 MiB)");
-    let mut lists: Vec<Duration> = (0..7).map(|_| b.hatter(cluster, &["threads", "list"])).collect::<Result<_>>()?;
-    let mut json: Vec<Duration> =
-        (0..7).map(|_| b.hatter(cluster, &["threads", "list", "-o", "json"])).collect::<Result<_>>()?;
+    let mut lists: Vec<Duration> = (0..7)
+        .map(|_| b.hatter(cluster, &["threads", "list"]))
+        .collect::<Result<_>>()?;
+    let mut json: Vec<Duration> = (0..7)
+        .map(|_| b.hatter(cluster, &["threads", "list", "-o", "json"]))
+        .collect::<Result<_>>()?;
     println!(
         "hatter threads list, 1,000 threads (whole process, 7 runs): table p50 {:?}, JSON p50 {:?} (target < 200 ms)",
         percentile(&mut lists, 50.0),
@@ -291,7 +350,15 @@ fn main() -> Result<()> {
     let path = b.script("takeover", "function main() {}\n")?;
     b.hatter(
         cluster,
-        &["threads", "add", path.to_str().unwrap(), "--hang", "100ms", "--dead-seconds", &dead_seconds.to_string()],
+        &[
+            "threads",
+            "add",
+            path.to_str().unwrap(),
+            "--hang",
+            "100ms",
+            "--dead-seconds",
+            &dead_seconds.to_string(),
+        ],
     )?;
     let mut workers: HashMap<String, Proc> = HashMap::new();
     let mut serial = 0;
@@ -303,8 +370,11 @@ fn main() -> Result<()> {
     let mut c = b.conn()?;
     let key = format!("hats:{{{cluster}}}:thread:takeover");
     let owner = |c: &mut redis::Connection| -> Result<(String, String)> {
-        let (owner, state): (Option<String>, Option<String>) =
-            redis::cmd("HMGET").arg(&key).arg("owner").arg("state").query(c)?;
+        let (owner, state): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("owner")
+            .arg("state")
+            .query(c)?;
         Ok((owner.unwrap_or_default(), state.unwrap_or_default()))
     };
     let mut takeovers = Vec::new();
@@ -348,7 +418,10 @@ fn main() -> Result<()> {
     let p95 = percentile(&mut takeovers, 95.0);
     let max = takeovers.iter().max().copied().unwrap_or_default();
     println!("takeover after kill -9 of the owner, dead_seconds = {dead_seconds}, {kills} kills");
-    println!("  p50 {p50:?}, p95 {p95:?}, max {max:?} (target p95 <= {}.5 s)", dead_seconds);
+    println!(
+        "  p50 {p50:?}, p95 {p95:?}, max {max:?} (target p95 <= {}.5 s)",
+        dead_seconds
+    );
     for (_, mut w) in workers {
         sigterm(&mut w);
     }
