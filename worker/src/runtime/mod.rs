@@ -6,12 +6,14 @@
 //!   [`ScriptHost`] (what one run's bindings need), [`Script`] (a loaded
 //!   context and calls into it) and the helpers every binding uses.
 //! - [`console`], [`env`], [`worker_api`], [`thread_api`], [`redis_api`],
-//!   [`http_api`], [`sql_api`]: one module per global object, each with a `register(ctx)` function. Adding
-//!   an API group is adding a module and one line in [`Script::load`].
+//!   [`http_api`], [`sql_api`]: one module per global object, each with a
+//!   `register(ctx)` function. Adding an API group is adding a module and
+//!   one line in [`Script::load`].
 //! - [`convert`]: JS values to and from Redis values and display text.
 //! - [`scope`]: how a source is evaluated so its top-level state is fast.
 //! - [`nesting`]: sources nested too deep for the parser's stack are
 //!   refused before it sees them (the script's own, `eval`, `Function`).
+//! - [`lexer`]: the small source scanner `scope` and `nesting` share.
 //!
 //! # How bindings reach their state
 //!
@@ -32,6 +34,7 @@ pub mod console;
 pub mod convert;
 pub mod env;
 pub mod http_api;
+pub mod lexer;
 pub mod nesting;
 pub mod redis_api;
 pub mod scope;

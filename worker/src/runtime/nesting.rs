@@ -2,9 +2,9 @@
 //!
 //! boa's parser descends on the native stack for every level of brackets and
 //! has no depth limit of its own. Each level of parentheses or array
-//! brackets costs it about 130 KiB of stack in this build, so on a script
-//! thread's 64 MiB stack a source with some 400 nested parentheses
-//! overflows it. A stack overflow aborts the whole worker process, not the
+//! brackets costs it a large piece of stack (about 130 KiB in one build),
+//! so a source with a few hundred nested parentheses overflows even a
+//! script thread's generous stack. A stack overflow aborts the whole worker process, not the
 //! one thread, and every worker that then takes the thread over aborts the
 //! same way: one short script could take a whole cluster down.
 //!
@@ -15,15 +15,17 @@
 //! `Function` constructors (the call throws, as for any syntax error).
 //!
 //! The count covers `(`, `[`, `{` and the `${` of template literals, outside
-//! comments, string literals and template text. Like the scanner of
-//! [`super::scope`], it does not parse: a bracket inside a regular
-//! expression literal counts too, except one escaped with a backslash. It
+//! comments, string literals and template text, as [`super::lexer`] reads
+//! them; it does not parse: a bracket inside a regular expression literal
+//! counts too, except one escaped with a backslash. It
 //! does not count operator chains without brackets (thousands of `!` in a
 //! row, or of `a ? b : c ? ...`), which the parser also recurses on but
 //! takes far more of before its stack runs out; such a source can still
 //! abort the worker.
 
 use boa_engine::{Context, JsNativeError, JsResult, JsString};
+
+use super::lexer::Token;
 
 /// The deepest bracket nesting a source may have. Well under what the
 /// parser survives on a script thread's stack, and far beyond what written
@@ -32,84 +34,19 @@ pub const MAX_NESTING: usize = 200;
 
 /// How deep the brackets of `source` nest at most.
 pub fn depth(source: &str) -> usize {
-    let bytes = source.as_bytes();
     let mut depth = 0usize;
     let mut max = 0usize;
-    // The depths at which template literals were opened by `${`, so that the
-    // `}` closing a substitution goes back into template text.
-    let mut templates: Vec<usize> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-            }
-            quote @ (b'\'' | b'"') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'`' => {
-                let (next, opened) = template_text(bytes, i + 1);
-                i = next;
-                if opened {
-                    depth += 1;
-                    templates.push(depth);
-                }
-            }
-            b'(' | b'[' | b'{' => {
+    for token in super::lexer::tokens(source) {
+        match token {
+            Token::Open => {
                 depth += 1;
-                i += 1;
+                max = max.max(depth);
             }
-            b'}' if templates.last() == Some(&depth) => {
-                templates.pop();
-                depth -= 1;
-                let (next, opened) = template_text(bytes, i + 1);
-                i = next;
-                if opened {
-                    depth += 1;
-                    templates.push(depth);
-                }
-            }
-            b')' | b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-            }
-            _ => i += 1,
+            Token::Close => depth = depth.saturating_sub(1),
+            Token::Word(_) => {}
         }
-        max = max.max(depth);
     }
     max
-}
-
-/// Skips template text from `i` (after a backtick or the `}` of a
-/// substitution) to the closing backtick or the next `${`; where scanning
-/// goes on, and whether a `${` opened a substitution.
-fn template_text(bytes: &[u8], mut i: usize) -> (usize, bool) {
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'`' => return (i + 1, false),
-            b'$' if bytes.get(i + 1) == Some(&b'{') => return (i + 2, true),
-            _ => i += 1,
-        }
-    }
-    (i, false)
 }
 
 /// `Ok` when `source` nests no deeper than [`MAX_NESTING`]; else the

@@ -46,93 +46,19 @@ pub fn wrap(source: &str) -> String {
 }
 
 /// The identifier-like words of `source` outside comments and string or
-/// template literals (the text inside `${...}` of a template counts as code).
-///
-/// This is a scanner, not a parser: a regular expression literal is read as
-/// code, so a quote inside one may hide the words after it until the next
-/// quote. That can only make [`can_wrap`] say no where yes was possible,
-/// except in the rare case where such a hidden word is code; scripts that
-/// depend on top-level bindings being global properties should name
-/// `globalThis` outside a regular expression, which they do anyway.
+/// template literals (see [`super::lexer`] for what the scanner cannot
+/// tell: a word hidden by a quote inside a regular expression literal can
+/// only make [`can_wrap`] say no where yes was possible, or, in the rare case
+/// where such a hidden word is code, yes; scripts that depend on top-level
+/// bindings being global properties name `globalThis` outside a regular
+/// expression anyway).
 fn identifiers(source: &str) -> impl Iterator<Item = &str> {
-    let bytes = source.as_bytes();
-    let mut words = Vec::new();
-    let mut i = 0;
-    // Nesting of template literals and of `${` inside them.
-    let mut templates: Vec<usize> = Vec::new();
-    let mut braces = 0usize;
-    while i < bytes.len() {
-        let c = bytes[i];
-        match c {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-            }
-            b'\'' | b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != c && bytes[i] != b'\n' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'`' => {
-                i = skip_template(bytes, i + 1, &mut templates, braces);
-            }
-            b'{' => {
-                braces += 1;
-                i += 1;
-            }
-            b'}' => {
-                if templates.last() == Some(&braces) {
-                    templates.pop();
-                    i = skip_template(bytes, i + 1, &mut templates, braces);
-                } else {
-                    braces = braces.saturating_sub(1);
-                    i += 1;
-                }
-            }
-            c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' => {
-                let start = i;
-                while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$')
-                {
-                    i += 1;
-                }
-                words.push(&source[start..i]);
-            }
-            _ => i += 1,
-        }
-    }
-    words.into_iter()
-}
-
-/// Skips the text of a template literal from `i` (just after the opening
-/// backtick or a closing `}` of a substitution) to its end or to the next
-/// `${`, which opens code again; returns where scanning goes on.
-fn skip_template(bytes: &[u8], mut i: usize, templates: &mut Vec<usize>, braces: usize) -> usize {
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'`' => return i + 1,
-            b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                templates.push(braces);
-                return i + 2;
-            }
-            _ => i += 1,
-        }
-    }
-    i
+    super::lexer::tokens(source)
+        .into_iter()
+        .filter_map(|t| match t {
+            super::lexer::Token::Word(w) => Some(w),
+            _ => None,
+        })
 }
 
 #[cfg(test)]
